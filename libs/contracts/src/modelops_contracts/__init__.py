@@ -1,0 +1,1 @@
+"""modelops-contracts: everything that crosses a process boundary (events, HTTP bodies)."""

@@ -1,0 +1,1 @@
+"""modelops-servicekit: how a modelops service runs."""

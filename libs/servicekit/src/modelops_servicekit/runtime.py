@@ -1,0 +1,89 @@
+"""What one service process holds: the bus, its database, its bucket and its outbox relay."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import uvicorn
+from faststream.nats import NatsRouter
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from modelops_servicekit.bus import Bus, NatsEventPublisher, ensure_streams, make_broker
+from modelops_servicekit.http import HealthCheck
+from modelops_servicekit.mongo import Document, open_mongo, ping
+from modelops_servicekit.objects import MinioObjectStore
+from modelops_servicekit.outbox import OutboxRelay
+from modelops_servicekit.settings import HttpSettings, ServiceSettings
+
+
+class Runtime:
+    """Adapters for one service, opened in its app's lifespan and closed on shutdown."""
+
+    def __init__(self, settings: ServiceSettings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.bus = Bus(settings.nats, service)
+        self.broker = make_broker(settings.nats, service=service)
+        self.publisher = NatsEventPublisher(self.broker, self.bus)
+        self.objects = MinioObjectStore(settings.objects)
+        self._db: AsyncDatabase[Document] | None = None
+        self.relay: OutboxRelay | None = None
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        if self._db is None:
+            raise RuntimeError("runtime is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator["Runtime"]:
+        """Connect to MongoDB, MinIO and NATS; create the streams and the bucket."""
+        async with AsyncExitStack() as stack:
+            self._db = await stack.enter_async_context(open_mongo(self.settings.mongo))
+            await self.objects.ensure_bucket()
+            await self.broker.connect()
+            stack.push_async_callback(self.broker.stop)
+            await ensure_streams(self.broker, self.bus)
+            stack.push_async_callback(self._stop_relay)
+            yield self
+
+    async def start(
+        self,
+        router: NatsRouter | None = None,
+        outbox: Sequence[AsyncCollection[Document]] = (),
+    ) -> None:
+        """Start consuming (router) and relaying the outboxes of the given collections."""
+        if outbox:
+            self.relay = OutboxRelay(self.publisher, outbox)
+            await self.relay.ensure_indexes()
+            self.relay.start()
+        if router is not None:
+            self.broker.include_router(router)
+        await self.broker.start()
+
+    async def _stop_relay(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+
+    def health_checks(self) -> dict[str, HealthCheck]:
+        """Readiness: NATS connected, MongoDB answers, the bucket is reachable."""
+
+        async def nats() -> bool:
+            return await self.broker.ping(timeout=1.0)
+
+        async def mongo() -> bool:
+            return await ping(self.db)
+
+        return {"nats": nats, "mongo": mongo, "objects": self.objects.ping}
+
+
+def serve(app: object, http: HttpSettings) -> None:
+    """Run an ASGI app with uvicorn; graceful shutdown finishes in-flight requests."""
+    uvicorn.run(
+        app,  # type: ignore[arg-type]  # any ASGI app
+        host=http.host,
+        port=http.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
