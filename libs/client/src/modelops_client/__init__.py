@@ -1,1 +1,1 @@
-"""modelops package."""
+"""modelops-client: the Python SDK and the `modelops` command line."""

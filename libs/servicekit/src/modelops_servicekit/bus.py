@@ -9,11 +9,11 @@ import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsRouter, PullSub
 from faststream.nats.annotations import NatsMessage
-from modelops_contracts.events import ALL_EVENTS, CATALOG, Event, MessageDeadLettered
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
+from modelops_contracts.events import ALL_EVENTS, CATALOG, Event, MessageDeadLettered
 from modelops_servicekit.errors import ModelOpsError, Unavailable
 from modelops_servicekit.settings import NatsSettings
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
-from modelops_contracts.events import CATALOG, Event
 from pymongo.asynchronous.collection import AsyncCollection
 
+from modelops_contracts.events import CATALOG, Event
 from modelops_servicekit.bus import EventPublisher
 from modelops_servicekit.mongo import Document
 
@@ -89,7 +89,9 @@ class OutboxRelay:
                 await self._publisher.publish(decode_entry(entry))
                 await coll.update_one(
                     {"_id": doc["_id"]},
-                    {"$pull": {OUTBOX_FIELD: {"event_id": entry["event_id"]}}},
+                    {
+                        "$pull": {OUTBOX_FIELD: entry}
+                    },  # exact match: FerretDB lacks $pull by condition
                 )
                 published += 1
         return published

@@ -1,19 +1,34 @@
 """What one service process holds: the bus, its database, its bucket and its outbox relay."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import uvicorn
+from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsRouter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from modelops_servicekit.bus import Bus, NatsEventPublisher, ensure_streams, make_broker
-from modelops_servicekit.http import HealthCheck
+from modelops_contracts.events import Event
+from modelops_servicekit.bus import (
+    Bus,
+    NatsEventPublisher,
+    catalog_decoder,
+    ensure_streams,
+    make_broker,
+    subscribe,
+    subscribe_event,
+)
+from modelops_servicekit.http import HealthCheck, health_router, service_app
+from modelops_servicekit.logging import configure_logging
 from modelops_servicekit.mongo import Document, open_mongo, ping
 from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.outbox import OutboxRelay
 from modelops_servicekit.settings import HttpSettings, ServiceSettings
+
+E = TypeVar("E", bound=Event)
 
 
 class Runtime:
@@ -65,6 +80,16 @@ class Runtime:
         if self.relay is not None:
             await self.relay.stop()
 
+    def consume(
+        self, router: NatsRouter, event_cls: type[E], handler: Callable[[E], Awaitable[None]]
+    ) -> None:
+        """A durable consumer of one event class, handled by `handler`."""
+        subscribe_event(router, self.bus, self.publisher, event_cls, handler)
+
+    def consume_all(self, router: NatsRouter, handler: Callable[[Event], Awaitable[None]]) -> None:
+        """A durable consumer of every lifecycle subject, parsed through the catalog."""
+        subscribe(router, self.bus, self.publisher, "modelops.>", catalog_decoder, handler)
+
     def health_checks(self) -> dict[str, HealthCheck]:
         """Readiness: NATS connected, MongoDB answers, the bucket is reachable."""
 
@@ -87,3 +112,40 @@ def serve(app: object, http: HttpSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+
+
+@dataclass
+class Wiring:
+    """What a service hands the runtime once its adapters are built."""
+
+    router: NatsRouter | None = None
+    outbox: Sequence[AsyncCollection[Document]] = field(default_factory=list)
+
+
+Wire = Callable[[Runtime, FastAPI], Awaitable[Wiring]]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    wire: Wire,
+    routers: Sequence[APIRouter] = (),
+    description: str = "",
+) -> FastAPI:
+    """One ASGI app per service: infrastructure opened in the lifespan, then `wire` builds deps."""
+    configure_logging(settings.log, service=settings.service)
+    runtime = Runtime(settings, settings.service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.open():
+            wiring = await wire(runtime, app)
+            await runtime.start(wiring.router, wiring.outbox)
+            yield
+
+    app, metrics = service_app(settings.service, lifespan=lifespan, description=description)
+    app.state.runtime = runtime
+    for router in routers:
+        app.include_router(router)
+    app.include_router(health_router(runtime.health_checks(), metrics))
+    return app

@@ -1,6 +1,8 @@
 """Settings shared by every service: one nested section per infrastructure client."""
 
-from pydantic import BaseModel, Field, SecretStr
+from typing import ClassVar, Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,8 +32,8 @@ class MongoSettings(BaseModel):
 
     url: str = "mongodb://127.0.0.1:27117"
     """MongoDB connection string."""
-    database: str = "modelops"
-    """The service's own database; each service sets its default to its name."""
+    database: str = ""
+    """The service's own database; defaults to the service's name."""
 
 
 class ObjectStoreSettings(BaseModel):
@@ -45,8 +47,8 @@ class ObjectStoreSettings(BaseModel):
     """Secret access key."""
     secure: bool = False
     """Use HTTPS."""
-    bucket: str = "modelops"
-    """The service's own bucket; each service sets its default."""
+    bucket: str = ""
+    """The service's own bucket; defaults to the service's name in kebab-case."""
 
 
 class LogSettings(BaseModel):
@@ -63,8 +65,8 @@ class HttpSettings(BaseModel):
 
     host: str = "127.0.0.1"
     """Bind address."""
-    port: int = 8000
-    """Bind port; each service sets its default."""
+    port: int = 0
+    """Bind port; defaults to the service's own port."""
 
 
 class ServiceSettings(BaseSettings):
@@ -74,8 +76,19 @@ class ServiceSettings(BaseSettings):
         env_prefix="MODELOPS_", env_nested_delimiter="__", extra="ignore"
     )
 
+    service: ClassVar[str] = "modelops"
+    default_port: ClassVar[int] = 8000
+
     nats: NatsSettings = Field(default_factory=NatsSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     objects: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @model_validator(mode="after")
+    def _service_defaults(self) -> Self:
+        """Unset database, bucket and port fall back to the service's own."""
+        self.mongo.database = self.mongo.database or self.service
+        self.objects.bucket = self.objects.bucket or self.service.replace("_", "-")
+        self.http.port = self.http.port or self.default_port
+        return self

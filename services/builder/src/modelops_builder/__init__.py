@@ -1,1 +1,1 @@
-"""modelops package."""
+"""modelops builder service: owns packages, images, ONNX conversions, profiles."""

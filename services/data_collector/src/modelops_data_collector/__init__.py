@@ -1,1 +1,2 @@
-"""modelops package."""
+"""modelops data collector service: owns collected inputs/outputs (Parquet in MinIO), ground-
+truth feedback."""

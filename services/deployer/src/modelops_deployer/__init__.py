@@ -1,1 +1,1 @@
-"""modelops package."""
+"""modelops deployer service: owns endpoints, deployments, their state, rollouts."""

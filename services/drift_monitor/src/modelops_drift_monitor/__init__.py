@@ -1,1 +1,1 @@
-"""modelops package."""
+"""modelops drift monitor service: owns monitors, drift and performance reports."""

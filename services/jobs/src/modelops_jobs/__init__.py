@@ -1,1 +1,2 @@
-"""modelops package."""
+"""modelops jobs service: owns job definitions, triggers, runs, promotion policies and
+decisions."""

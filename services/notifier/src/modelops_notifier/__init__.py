@@ -1,1 +1,2 @@
-"""modelops package."""
+"""modelops notifier service: owns webhook subscriptions, deliveries, dead letters, alert
+rules."""

@@ -1,1 +1,1 @@
-"""modelops package."""
+"""modelops registry service: owns models, versions, datasets, lineage, aliases, audit log."""

@@ -1,0 +1,163 @@
+"""pytest plugin: real servers, a namespace per test (streams, database, bucket), a bus probe."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import pytest
+from minio import Minio
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from modelops_servicekit.bus import Bus, delete_streams, ensure_streams, make_broker
+from modelops_servicekit.mongo import Document
+from modelops_servicekit.objects import MinioObjectStore
+from modelops_servicekit.settings import (
+    MongoSettings,
+    NatsSettings,
+    ObjectStoreSettings,
+    ServiceSettings,
+)
+from modelops_testkit.probe import BusProbe
+from modelops_testkit.servers import Stack, stack
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@pytest.fixture(scope="session")
+def real_stack() -> Stack:
+    """The running NATS, MongoDB-wire and MinIO servers (started if needed; never skipped)."""
+    return stack()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A unique namespace for this test's subjects, streams, databases and buckets."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def nats_settings(real_stack: Stack, namespace: str) -> NatsSettings:
+    return NatsSettings(url=real_stack.nats_url, namespace=namespace, retry_delay_s=0.05)
+
+
+@pytest.fixture
+def mongo_settings(real_stack: Stack, namespace: str) -> MongoSettings:
+    return MongoSettings(url=real_stack.mongo_url, database=f"{namespace}_test")
+
+
+@pytest.fixture
+def object_settings(real_stack: Stack, namespace: str) -> ObjectStoreSettings:
+    return ObjectStoreSettings(
+        endpoint=real_stack.s3_endpoint,
+        access_key=SecretStr(real_stack.s3_access_key),
+        secret_key=SecretStr(real_stack.s3_secret_key),
+        bucket=f"{namespace}-test",
+    )
+
+
+@pytest.fixture
+async def streams(nats_settings: NatsSettings) -> AsyncIterator[Bus]:
+    """The namespace's streams, created for the test and deleted after it."""
+    bus = Bus(nats_settings, "test")
+    broker = make_broker(nats_settings, service="test")
+    await broker.connect()
+    await ensure_streams(broker, bus)
+    yield bus
+    await delete_streams(broker, bus)
+    await broker.stop()
+
+
+@pytest.fixture
+async def bus_probe(streams: Bus, real_stack: Stack) -> AsyncIterator[BusProbe]:
+    """Sees every event stored in this test's streams."""
+    probe = BusProbe(streams)
+    await probe.start(real_stack.nats_url)
+    yield probe
+    await probe.stop()
+
+
+@pytest.fixture
+async def mongo_db(mongo_settings: MongoSettings) -> AsyncIterator[AsyncDatabase[Document]]:
+    """This test's own database, dropped afterwards."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_settings.url, tz_aware=True)
+    yield client[mongo_settings.database]
+    await client.close()
+
+
+def _drop_buckets(settings: ObjectStoreSettings, prefix: str) -> None:
+    client = Minio(
+        settings.endpoint,
+        access_key=settings.access_key.get_secret_value(),
+        secret_key=settings.secret_key.get_secret_value(),
+        secure=settings.secure,
+    )
+    for bucket in client.list_buckets():
+        if bucket.name.startswith(prefix):
+            for obj in client.list_objects(bucket.name, recursive=True):
+                client.remove_object(bucket.name, str(obj.object_name))
+            client.remove_bucket(bucket.name)
+
+
+@pytest.fixture
+async def object_store(object_settings: ObjectStoreSettings) -> MinioObjectStore:
+    """A MinIO store on this test's own bucket."""
+    store = MinioObjectStore(object_settings)
+    await store.ensure_bucket()
+    return store
+
+
+@pytest.fixture(autouse=True)
+async def _cleanup_namespace(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[None]:
+    """After a test that used the real stack: drop its databases and buckets."""
+    yield
+    if "real_stack" not in request.fixturenames:
+        return
+    real: Stack = request.getfixturevalue("real_stack")
+    client: AsyncMongoClient[Document] = AsyncMongoClient(real.mongo_url)
+    for name in await client.list_database_names():
+        if name.startswith(namespace):
+            await client.drop_database(name)
+    await client.close()
+    settings = ObjectStoreSettings(
+        endpoint=real.s3_endpoint,
+        access_key=SecretStr(real.s3_access_key),
+        secret_key=SecretStr(real.s3_secret_key),
+    )
+    await asyncio.to_thread(_drop_buckets, settings, namespace)
+
+
+@pytest.fixture
+def service_settings(
+    nats_settings: NatsSettings,
+    mongo_settings: MongoSettings,
+    object_settings: ObjectStoreSettings,
+    streams: Bus,
+    namespace: str,
+) -> Callable[..., Any]:
+    """Build a service's settings pointed at this test's namespace, database and bucket."""
+
+    def build(cls: type[S], service: str, **overrides: Any) -> S:
+        values: dict[str, Any] = {
+            "nats": nats_settings,
+            "mongo": mongo_settings.model_copy(update={"database": f"{namespace}_{service}"}),
+            "objects": object_settings.model_copy(
+                update={"bucket": f"{namespace}-{service.replace('_', '-')}"}
+            ),
+            **overrides,
+        }
+        return cls(**values)
+
+    return build
+
+
+@pytest.fixture
+def fleet(real_stack: Stack, namespace: str, streams: Bus, tmp_path: Any) -> Any:
+    """Run services as processes in this test's namespace; all stopped afterwards."""
+    from modelops_testkit.processes import ServiceFleet
+
+    services = ServiceFleet(real_stack, namespace, tmp_path)
+    yield services
+    services.stop_all()

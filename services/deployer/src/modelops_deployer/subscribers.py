@@ -1,0 +1,17 @@
+"""The deployer's durable consumers: one per event type it consumes."""
+
+from faststream.nats import NatsRouter
+
+from modelops_contracts.events import DriftDetected, ImageBuilt, ModelAliasSet, PerformanceDegraded
+from modelops_deployer.app_deps import Deps
+from modelops_servicekit.runtime import Runtime
+
+
+def build_router(runtime: Runtime, deps: Deps) -> NatsRouter:
+    """Wire each consumed event to its handler."""
+    router = NatsRouter()
+    runtime.consume(router, ImageBuilt, deps.inbox_record)
+    runtime.consume(router, ModelAliasSet, deps.inbox_record)
+    runtime.consume(router, DriftDetected, deps.inbox_record)
+    runtime.consume(router, PerformanceDegraded, deps.inbox_record)
+    return router
