@@ -1,17 +1,18 @@
 """The bus against a real NATS JetStream: durability, de-duplication, dead letters."""
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from modelops_contracts.events import MessageDeadLettered, ModelAliasSet
 from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker
 from modelops_servicekit.settings import NatsSettings
+from modelops_testkit.consumers import consuming, run_python
 from modelops_testkit.probe import BusProbe
 
-from .conftest import consuming, run_child
-
 pytestmark = pytest.mark.integration
+CHILDREN = Path(__file__).parent / "children"
 
 
 def alias_event(version: int = 3) -> ModelAliasSet:
@@ -29,8 +30,8 @@ async def test_a_durable_consumer_down_at_publish_time_gets_the_event_later(
     async with consuming(nats_settings, ModelAliasSet, handler):
         pass  # creates the durable consumer, then the service goes down
     event = alias_event()
-    code = await run_child(
-        "publish.py",
+    code = await run_python(
+        CHILDREN / "publish.py",
         nats_settings.url,
         nats_settings.namespace,
         event.subject,

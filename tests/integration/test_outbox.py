@@ -1,5 +1,7 @@
 """The outbox against real MongoDB-wire and NATS servers, with real process kills."""
 
+from pathlib import Path
+
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -8,11 +10,11 @@ from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker
 from modelops_servicekit.mongo import Document
 from modelops_servicekit.outbox import OUTBOX_FIELD, OutboxRelay, push_outbox, with_outbox
 from modelops_servicekit.settings import MongoSettings, NatsSettings
+from modelops_testkit.consumers import run_python
 from modelops_testkit.probe import BusProbe
 
-from .conftest import run_child
-
 pytestmark = pytest.mark.integration
+CHILDREN = Path(__file__).parent / "children"
 
 
 async def restart_relay(nats_settings: NatsSettings, bus: Bus, db: AsyncDatabase[Document]) -> int:
@@ -33,8 +35,8 @@ async def test_a_process_killed_around_the_publish_still_gets_its_event_out_once
     mongo_db: AsyncDatabase[Document],
     bus_probe: BusProbe,
 ) -> None:
-    code = await run_child(
-        "outbox_writer.py",
+    code = await run_python(
+        CHILDREN / "outbox_writer.py",
         nats_settings.url,
         nats_settings.namespace,
         mongo_settings.url,

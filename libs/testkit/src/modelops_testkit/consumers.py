@@ -1,4 +1,4 @@
-"""Fixtures for the tests that prove the libs against the real servers."""
+"""Run a servicekit durable consumer inside a test, and child processes that act as services."""
 
 import asyncio
 import sys
@@ -14,7 +14,6 @@ from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker, subscr
 from modelops_servicekit.settings import NatsSettings
 
 E = TypeVar("E", bound=Event)
-CHILDREN = Path(__file__).parent / "children"
 
 
 @asynccontextmanager
@@ -37,12 +36,7 @@ async def consuming(
         await broker.stop()
 
 
-async def run_child(script: str, *args: str, env: dict[str, str] | None = None) -> int:
-    """Run a child Python process (a separate OS process, as a service would be)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(CHILDREN / script),
-        *args,
-        env=env,
-    )
+async def run_python(script: Path, *args: str) -> int:
+    """Run a Python script as a separate OS process and return its exit code."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(script), *args)
     return await proc.wait()
