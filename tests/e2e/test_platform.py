@@ -4,8 +4,8 @@ import asyncio
 import signal
 
 import httpx
+import nats
 import pytest
-from pymongo import AsyncMongoClient
 
 from modelops_contracts.events import DeploymentStateChanged
 from modelops_contracts.types import DeploymentState
@@ -60,14 +60,22 @@ async def test_every_service_starts_healthy_and_consumes_its_events(
     await NatsEventPublisher(broker, streams).publish(event)
     await broker.stop()
 
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(real_stack.mongo_url)
-    consumers = ("registry", "scoring_gateway", "notifier")  # the services that consume it
-    async with asyncio.timeout(20):
-        for name in consumers:
-            inbox = client[f"{fleet.namespace}_{name}"]["processed_events"]
-            while await inbox.find_one({"_id": str(event.event_id)}) is None:
+    nc = await nats.connect(real_stack.nats_url)
+    js = nc.jetstream()
+    last = (await js.stream_info(streams.events_stream)).state.last_seq
+    consumers = (  # every service that consumes it has applied and acknowledged it
+        "registry__deployment_state_changed_v1",
+        "scoring_gateway__deployment_state_changed_v1",
+        "notifier__all",
+    )
+    async with asyncio.timeout(30):
+        for durable in consumers:
+            while True:
+                info = await js.consumer_info(streams.events_stream, durable)
+                if info.ack_floor.stream_seq >= last and not info.num_ack_pending:
+                    break
                 await asyncio.sleep(0.1)
-    await client.close()
+    await nc.close()
 
     for service in started:  # SIGTERM: uvicorn drains, shuts down, then re-raises the signal
         assert service.stop() == -signal.SIGTERM, (service.name, service.log_tail())

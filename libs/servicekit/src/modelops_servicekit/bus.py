@@ -20,6 +20,9 @@ from modelops_servicekit.settings import NatsSettings
 EVENTS_STREAM = "MODELOPS_EVENTS"
 PREDICTIONS_STREAM = "MODELOPS_PREDICTIONS"
 PREDICTION_ENTITY = "prediction"
+# A long poll: messages are handed over as they arrive, and a short one times out under load
+# (nats-py then raises a bare TimeoutError, and FastStream restarts the fetch loop).
+FETCH_TIMEOUT_S = 5.0
 E = TypeVar("E", bound=Event)
 log = structlog.get_logger(__name__)
 
@@ -260,22 +263,29 @@ def subscribe(
     handler: Callable[[Event], Awaitable[None]],
     *,
     batch_size: int = 16,
+    workers: int | None = None,
 ) -> Consumer:
-    """Attach a durable pull consumer (shared by replicas) for a bare subject or pattern."""
+    """Attach a durable pull consumer (shared by replicas) for a bare subject or pattern.
+
+    `workers` (default `batch_size`) messages are handled concurrently. An idle fetch waits
+    (up to 1 s) for a full batch, so a latency-sensitive consumer fetches `batch_size=1`
+    and gets its concurrency from `workers` instead.
+    """
+    workers = workers or batch_size
     consumer = Consumer(bus, publisher, bus.durable(subject), decode, handler)
     stream = bus.stream_for(subject)
     config = ConsumerConfig(  # no max_deliver: the Consumer dead-letters, JetStream never drops
         ack_wait=bus.settings.ack_wait_s,
-        max_ack_pending=max(256, batch_size * 4),
+        max_ack_pending=max(256, batch_size * 4, workers * 4),
     )
     router.subscriber(
         bus.subject(subject),
         stream=JStream(stream, declare=False),
         durable=consumer.durable,
-        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+        pull_sub=PullSub(batch_size=batch_size, timeout=FETCH_TIMEOUT_S),
         config=config,
         ack_policy=AckPolicy.MANUAL,
-        max_workers=batch_size,
+        max_workers=workers,
     )(consumer.__call__)
     return consumer
 

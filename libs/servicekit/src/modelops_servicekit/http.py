@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,15 +15,16 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import Headers
 from starlette.routing import Match
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelops_servicekit.errors import install_error_handlers
 
 HealthCheck = Callable[[], Awaitable[bool]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 
 
 class ServiceMetrics:
@@ -46,36 +47,54 @@ class ServiceMetrics:
         self.service = service
 
 
-def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
+def _route_template(app: ASGIApp, scope: Scope) -> str:
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
         if match == Match.FULL:
-            return str(getattr(route, "path", request.url.path))
+            return str(getattr(route, "path", scope.get("path", "")))
     return "unmatched"
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    """Give every request an id (echoed in the response and bound to log lines) and time it."""
+class RequestContextMiddleware:
+    """Give every request an id (echoed in the response and bound to log lines) and time it.
+
+    A pure ASGI middleware: it only wraps `send` to add the header and note the status, so
+    streamed bodies (uploads and downloads) pass through without per-chunk overhead.
+    """
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
-        super().__init__(app)
+        self.app = app
         self._metrics = metrics
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        request.state.request_id = request_id
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = header or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw_id = request_id.encode("latin-1")
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_BYTES]
+                message = {**message, "headers": [*headers, (REQUEST_ID_BYTES, raw_id)]}
+            await send(message)
+
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-        route = _route_template(request)
-        labels = (self._metrics.service, request.method, route)
-        self._metrics.latency.labels(*labels).observe(time.perf_counter() - started)
-        self._metrics.requests.labels(*labels, str(response.status_code)).inc()
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+            route = _route_template(scope["app"], scope) if "app" in scope else "unmatched"
+            labels = (self._metrics.service, scope["method"], route)
+            self._metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+            self._metrics.requests.labels(*labels, str(status)).inc()
 
 
 def health_router(checks: dict[str, HealthCheck], metrics: ServiceMetrics) -> APIRouter:

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import hashlib
 import queue
+import threading
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +17,22 @@ from typing import BinaryIO, Protocol, cast
 
 from minio import Minio
 from minio.error import S3Error
+from urllib3 import BaseHTTPResponse
 
 from modelops_servicekit.errors import Invalid, NotFound
 from modelops_servicekit.settings import ObjectStoreSettings
 
 PART_SIZE = 16 * 1024 * 1024
+PARALLEL_PARTS = 3
 CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
+"""Downloads are read from the store in chunks of this size..."""
+READ_AHEAD = 4
+"""...at most this many chunks ahead of the consumer."""
+FEED_BYTES = 4 * 1024 * 1024
+"""Uploads are handed to the uploading thread in batches of about this size..."""
+FEED_DEPTH = 4
+"""...at most this many batches ahead of it."""
 SHA256_META = "sha256"
 Metadata = dict[str, str | list[str] | tuple[str]] | None
 
@@ -56,37 +68,154 @@ class ObjectStore(Protocol):
 
     async def put_file(self, path: Path, key: str | None = None) -> StoredObject: ...
     async def put_stream(
-        self, key: str, chunks: AsyncIterable[bytes], expected_sha256: str | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_sha256: str | None = None,
+        length: int | None = None,
     ) -> StoredObject: ...
-    async def get_stream(self, key: str) -> AsyncIterator[bytes]: ...
+    def get_stream(self, key: str) -> AsyncIterator[bytes]: ...
     async def get_file(self, key: str, path: Path) -> StoredObject: ...
     async def stat(self, key: str) -> StoredObject | None: ...
     async def delete(self, key: str) -> None: ...
 
 
-class _QueueReader:
-    """A blocking file-like fed from the event loop; hashes what passes through."""
+class _UploadAborted(Exception):
+    """The producer of a streamed upload failed: the multi-part upload must be aborted."""
+
+
+_ABORT = _UploadAborted("upload source failed")
+_Batch = list[bytes] | _UploadAborted | None
+
+
+class _PartReader:
+    """A blocking file-like fed from the event loop with batches of body chunks.
+
+    `read(n)` joins exactly the chunks it needs (one copy per byte) and hashes them in the
+    uploading thread, so hashing overlaps receiving (hashlib releases the GIL).
+    """
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self.queue: queue.Queue[_Batch] = queue.Queue(maxsize=FEED_DEPTH)
         self.digest = hashlib.sha256()
         self.size = 0
-        self._buffer = bytearray()
+        self._chunks: deque[bytes] = deque()
+        self._pending = 0
         self._done = False
 
-    def read(self, n: int = -1) -> bytes:
-        while not self._done and (n < 0 or len(self._buffer) < n):
-            chunk = self.queue.get()
-            if chunk is None:
+    def _fill(self, n: int) -> None:
+        while not self._done and (n < 0 or self._pending < n):
+            batch = self.queue.get()
+            if isinstance(batch, _UploadAborted):
+                raise batch  # minio aborts the multi-part upload: nothing is stored
+            if batch is None:
                 self._done = True
             else:
-                self._buffer += chunk
-        take = len(self._buffer) if n < 0 else n
-        out = bytes(self._buffer[:take])
-        del self._buffer[:take]
+                self._chunks.extend(batch)
+                self._pending += sum(len(c) for c in batch)
+
+    def read(self, n: int = -1) -> bytes:
+        self._fill(n)
+        take = self._pending if n < 0 else min(n, self._pending)
+        parts: list[bytes] = []
+        missing = take
+        while missing:
+            chunk = self._chunks.popleft()
+            if len(chunk) > missing:
+                self._chunks.appendleft(chunk[missing:])
+                chunk = chunk[:missing]
+            parts.append(chunk)
+            missing -= len(chunk)
+        self._pending -= take
+        out = b"".join(parts)  # a single chunk is returned as is, without a copy
         self.digest.update(out)
         self.size += len(out)
         return out
+
+
+async def _feed(reader: _PartReader, upload: "asyncio.Task[object]", batch: _Batch) -> None:
+    """Hand one batch to the uploading thread; re-raise its error if it died meanwhile."""
+    try:
+        reader.queue.put_nowait(batch)
+        return
+    except queue.Full:
+        pass
+    while True:
+        try:
+            await asyncio.to_thread(reader.queue.put, batch, True, 1.0)
+            return
+        except queue.Full:
+            if upload.done():
+                upload.result()
+                return
+
+
+async def _batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[bytes]]:
+    """The chunks grouped into lists of about FEED_BYTES (few hand-offs, no joining)."""
+    batch: list[bytes] = []
+    pending = 0
+    async for chunk in chunks:
+        if chunk:
+            batch.append(chunk)
+            pending += len(chunk)
+            if pending >= FEED_BYTES:
+                yield batch
+                batch, pending = [], 0
+    if batch:
+        yield batch
+
+
+_Read = bytes | BaseException | None
+
+
+class _ReadAhead:
+    """Reads (and hashes) an object response in a thread, a bounded number of chunks ahead.
+
+    Network reading and hashing overlap with the consumer (e.g. writing an HTTP response).
+    """
+
+    def __init__(self, response: BaseHTTPResponse, depth: int = READ_AHEAD) -> None:
+        self.digest = hashlib.sha256()
+        self._response = response
+        self._loop = asyncio.get_running_loop()
+        self._items: asyncio.Queue[_Read] = asyncio.Queue()
+        self._slots = threading.Semaphore(depth)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="object-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _deliver(self, item: _Read) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            self._loop.call_soon_threadsafe(self._items.put_nowait, item)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._slots.acquire()
+                if self._stopped.is_set():
+                    return
+                chunk: bytes = self._response.read(READ_CHUNK)
+                if chunk:
+                    self.digest.update(chunk)
+                self._deliver(chunk or None)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._deliver(exc)
+        finally:
+            self._response.close()
+            self._response.release_conn()
+
+    async def next(self) -> bytes | None:
+        item = await self._items.get()
+        self._slots.release()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._slots.release()
 
 
 class MinioObjectStore:
@@ -127,10 +256,18 @@ class MinioObjectStore:
         return StoredObject(key, size, sha)
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterable[bytes], expected_sha256: str | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_sha256: str | None = None,
+        length: int | None = None,
     ) -> StoredObject:
-        """Stream an upload of unknown length; a digest mismatch deletes it and raises Invalid."""
-        reader = _QueueReader()
+        """Stream an upload (of `length` bytes if known, which then must arrive in full).
+
+        A digest mismatch deletes the object and raises Invalid; a broken or short source
+        aborts the multi-part upload, so nothing half-written is ever stored.
+        """
+        reader = _PartReader()
         metadata: Metadata = {SHA256_META: expected_sha256} if expected_sha256 else None
         upload = asyncio.create_task(
             asyncio.to_thread(
@@ -138,22 +275,34 @@ class MinioObjectStore:
                 self.bucket,
                 key,
                 cast(BinaryIO, reader),
-                -1,
+                -1 if length is None else length,
                 metadata=metadata,
                 part_size=PART_SIZE,
+                num_parallel_uploads=PARALLEL_PARTS,
             )
         )
         try:
-            async for chunk in chunks:
-                if chunk:
-                    await asyncio.to_thread(reader.queue.put, chunk)
-        finally:
-            await asyncio.to_thread(reader.queue.put, None)
+            async for batch in _batches(chunks):
+                await _feed(reader, upload, batch)
+        except BaseException:  # a broken source must not complete a truncated object
+            with contextlib.suppress(BaseException):
+                await _feed(reader, upload, _ABORT)
+                await upload
+            raise
+        await _feed(reader, upload, None)
+        try:
             await upload
+        except OSError as exc:  # minio: "stream having not enough data"
+            if length is not None and reader.size < length:
+                raise Invalid(f"upload of {key} is shorter than {length} bytes") from exc
+            raise
         actual = reader.digest.hexdigest()
         if expected_sha256 and actual != expected_sha256:
             await self.delete(key)
             raise Invalid(f"sha256 mismatch for {key}: expected {expected_sha256}, got {actual}")
+        if length is not None and reader.size != length:
+            await self.delete(key)
+            raise Invalid(f"upload of {key} has {reader.size} bytes, not {length}")
         return StoredObject(key, reader.size, actual)
 
     async def stat(self, key: str) -> StoredObject | None:
@@ -173,16 +322,14 @@ class MinioObjectStore:
         if stored is None:
             raise NotFound(f"no object {key!r}")
         response = await asyncio.to_thread(self.client.get_object, self.bucket, key)
-        digest = hashlib.sha256()
+        ahead = _ReadAhead(response)
         try:
-            while chunk := await asyncio.to_thread(response.read, CHUNK):
-                digest.update(chunk)
+            while chunk := await ahead.next():
                 yield chunk
         finally:
-            response.close()
-            response.release_conn()
-        if stored.sha256 and digest.hexdigest() != stored.sha256:
-            actual = digest.hexdigest()
+            ahead.stop()
+        if stored.sha256 and ahead.digest.hexdigest() != stored.sha256:
+            actual = ahead.digest.hexdigest()
             raise Invalid(f"object {key!r} is corrupt: sha256 {actual} != {stored.sha256}")
 
     async def get_file(self, key: str, path: Path) -> StoredObject:

@@ -86,9 +86,25 @@ class Runtime:
         """A durable consumer of one event class, handled by `handler`."""
         subscribe_event(router, self.bus, self.publisher, event_cls, handler)
 
-    def consume_all(self, router: NatsRouter, handler: Callable[[Event], Awaitable[None]]) -> None:
+    def consume_all(
+        self,
+        router: NatsRouter,
+        handler: Callable[[Event], Awaitable[None]],
+        *,
+        batch_size: int = 16,
+        workers: int | None = None,
+    ) -> None:
         """A durable consumer of every lifecycle subject, parsed through the catalog."""
-        subscribe(router, self.bus, self.publisher, "modelops.>", catalog_decoder, handler)
+        subscribe(
+            router,
+            self.bus,
+            self.publisher,
+            "modelops.>",
+            catalog_decoder,
+            handler,
+            batch_size=batch_size,
+            workers=workers,
+        )
 
     def health_checks(self) -> dict[str, HealthCheck]:
         """Readiness: NATS connected, MongoDB answers, the bucket is reachable."""

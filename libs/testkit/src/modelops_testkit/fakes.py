@@ -34,9 +34,15 @@ class InMemoryObjectStore:
         return StoredObject(key, len(data), sha)
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterable[bytes], expected_sha256: str | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        expected_sha256: str | None = None,
+        length: int | None = None,
     ) -> StoredObject:
         data = b"".join([c async for c in chunks])
+        if length is not None and len(data) != length:
+            raise Invalid(f"upload of {key} has {len(data)} bytes, not {length}")
         sha = hashlib.sha256(data).hexdigest()
         if expected_sha256 and sha != expected_sha256:
             raise Invalid(f"sha256 mismatch for {key}")

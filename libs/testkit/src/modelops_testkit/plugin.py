@@ -21,6 +21,7 @@ from modelops_servicekit.settings import (
     ServiceSettings,
 )
 from modelops_testkit.probe import BusProbe
+from modelops_testkit.processes import PEER_URL_ENV
 from modelops_testkit.servers import Stack, stack
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -117,9 +118,9 @@ async def _cleanup_namespace(request: pytest.FixtureRequest, namespace: str) -> 
         return
     real: Stack = request.getfixturevalue("real_stack")
     client: AsyncMongoClient[Document] = AsyncMongoClient(real.mongo_url)
-    for name in await client.list_database_names():
-        if name.startswith(namespace):
-            await client.drop_database(name)
+    # Named drops: listing every database is slow on FerretDB's SQLite backend.
+    for name in [f"{namespace}_test", *(f"{namespace}_{service}" for service in PEER_URL_ENV)]:
+        await client.drop_database(name)
     await client.close()
     settings = ObjectStoreSettings(
         endpoint=real.s3_endpoint,

@@ -13,6 +13,18 @@ import httpx
 
 from modelops_testkit.servers import Stack
 
+PEER_URL_ENV = {
+    "registry": "MODELOPS_REGISTRY_URL",
+    "builder": "MODELOPS_BUILDER_URL",
+    "deployer": "MODELOPS_DEPLOYER_URL",
+    "scoring_gateway": "MODELOPS_GATEWAY_URL",
+    "data_collector": "MODELOPS_COLLECTOR_URL",
+    "drift_monitor": "MODELOPS_MONITOR_URL",
+    "notifier": "MODELOPS_NOTIFIER_URL",
+    "jobs": "MODELOPS_JOBS_URL",
+}
+"""How a service finds a peer: the same variables the SDK reads (modelops_client.config)."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -107,12 +119,17 @@ class ServiceFleet:
         }
 
     def start(self, *names: str) -> list[ServiceProcess]:
+        """Start services on free ports; each learns the URLs of its peers started so far."""
+        ports = {name: free_port() for name in names}
+        peers = {PEER_URL_ENV[n]: s.url for n, s in self.running.items() if n in PEER_URL_ENV}
+        peers |= {
+            PEER_URL_ENV[n]: f"http://127.0.0.1:{p}" for n, p in ports.items() if n in PEER_URL_ENV
+        }
         started = []
-        for name in names:
-            port = free_port()
-            service = ServiceProcess(
-                name, port, self.env_for(name, port), self.log_dir / f"{name}.log"
-            )
+        for name, port in ports.items():
+            own = {k: v for k, v in peers.items() if k not in self.extra_env}
+            env = {**self.env_for(name, port), **own}
+            service = ServiceProcess(name, port, env, self.log_dir / f"{name}.log")
             service.start()
             self.running[name] = service
             started.append(service)

@@ -27,6 +27,12 @@ class DeploymentStateChanged(Event):
     request_timeout_s: float = 60.0
     generation: int = 0
     """Monotonic per deployment: consumers drop facts older than what they hold."""
+    max_queue_wait_s: float = 0.5
+    """How long a request may wait for a free slot before the gateway answers 429."""
+    data_collection: bool = False
+    """Whether the gateway logs sampled requests of this deployment as PredictionLogged."""
+    sample_rate: float = 1.0
+    """The share of requests logged when data collection is on (0..1)."""
 
     def entity(self) -> str:
         return f"endpoints/{self.endpoint_name}/deployments/{self.deployment_name}"
