@@ -1,23 +1,54 @@
 """Composition root of the registry: the only module that builds adapters."""
 
+from typing import cast
+
 from fastapi import FastAPI
 
 import modelops_registry
-from modelops_registry import subscribers
+from modelops_registry import api, api_blobs, api_datasets, subscribers
 from modelops_registry.app_deps import Deps
+from modelops_registry.inspection import BlobInspector
+from modelops_registry.profiling import BlobProfiler
+from modelops_registry.repository import MongoAliases, MongoAudit, MongoDeployments, MongoVersions
 from modelops_registry.settings import RegistrySettings
 from modelops_servicekit.inbox import Inbox
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 
 
 async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
-    deps = Deps(inbox=Inbox(runtime.db), events=runtime.publisher)
-    await deps.inbox.ensure_indexes()
+    settings = cast(RegistrySettings, runtime.settings)
+    db, store = runtime.db, runtime.objects
+    versions = MongoVersions(db, "model_versions", "model_name")
+    datasets = MongoVersions(db, "dataset_versions", "dataset_name")
+    aliases, deployments, audit = MongoAliases(db), MongoDeployments(db), MongoAudit(db)
+    inbox = Inbox(db)
+    for repo in (versions, datasets, aliases, deployments, audit, inbox):
+        await repo.ensure_indexes()
+
+    def kick() -> None:
+        if runtime.relay is not None:
+            runtime.relay.kick()
+
+    deps = Deps(
+        settings=settings,
+        versions=versions,
+        datasets=datasets,
+        aliases=aliases,
+        deployments=deployments,
+        audit=audit,
+        store=store,
+        inspector=BlobInspector(store, settings.inspect_max_bytes),
+        profiler=BlobProfiler(store, settings.profile_max_bytes),
+        inbox=inbox,
+        kick=kick,
+    )
     app.state.deps = deps
-    return Wiring(router=subscribers.build_router(runtime, deps))
+    outbox = [versions.collection, datasets.collection, aliases.collection]
+    return Wiring(router=subscribers.build_router(runtime, deps), outbox=outbox)
 
 
 def create_app(settings: RegistrySettings) -> FastAPI:
     """The registry's ASGI app."""
     description = str(modelops_registry.__doc__)
-    return create_service_app(settings, wire=wire, description=description)
+    routers = [api.router, api_datasets.router, api_blobs.router]
+    return create_service_app(settings, wire=wire, routers=routers, description=description)

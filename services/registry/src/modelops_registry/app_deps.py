@@ -1,19 +1,42 @@
-"""The registry's adapters, built once in the composition root."""
+"""The registry's adapters, built once in the composition root and passed to the use cases."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelops_contracts.events import Event
-from modelops_servicekit.bus import EventPublisher
+from modelops_registry.ports import (
+    Aliases,
+    ArtifactStore,
+    AuditLog,
+    DatasetProfiler,
+    Deployments,
+    ModelInspector,
+    Versions,
+)
+from modelops_registry.settings import RegistrySettings
 from modelops_servicekit.inbox import Inbox
+
+
+def _no_kick() -> None:
+    return None
 
 
 @dataclass
 class Deps:
     """Everything handlers need, passed in (never imported)."""
 
+    settings: RegistrySettings
+    versions: Versions
+    datasets: Versions
+    aliases: Aliases
+    deployments: Deployments
+    audit: AuditLog
+    store: ArtifactStore
+    inspector: ModelInspector
+    profiler: DatasetProfiler
     inbox: Inbox
-    events: EventPublisher
+    kick: Callable[[], None] = _no_kick
+    """Wakes the outbox relay after a write (publish now, not at the next sweep)."""
 
-    async def inbox_record(self, event: Event) -> None:
-        """Record the event as applied (idempotent on its id)."""
-        await self.inbox.record(event)
+    @property
+    def bucket(self) -> str:
+        return self.store.bucket

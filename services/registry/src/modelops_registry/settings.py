@@ -2,6 +2,8 @@
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from modelops_servicekit.settings import ServiceSettings
 
 
@@ -10,3 +12,12 @@ class RegistrySettings(ServiceSettings):
 
     service: ClassVar[str] = "registry"
     default_port: ClassVar[int] = 8101
+
+    register_attempts: int = Field(default=1000, ge=1)
+    """How often a registration retries the next version number when another one took it."""
+    inspect_max_bytes: int = Field(default=512 * 1024**2, ge=0)
+    """Model files larger than this are not opened for framework detection."""
+    profile_max_bytes: int = Field(default=1024**3, ge=0)
+    """Datasets larger than this are registered without a profile."""
+    max_page_size: int = Field(default=200, ge=1)
+    """The largest page a search returns."""

@@ -1,0 +1,173 @@
+"""Registry benchmark: registration throughput, and upload/download MB/s against raw MinIO.
+
+Run: `uv run python bench/bench_registry.py [--sizes 100,1000] [--registrations 30]`
+
+Starts one registry process on the local stack (infra/local.sh) in a throw-away namespace,
+measures, prints a table, and removes its database, bucket and streams again.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from minio import Minio
+from pymongo import MongoClient
+
+from modelops_servicekit.bus import Bus, delete_streams, make_broker
+from modelops_servicekit.settings import NatsSettings
+from modelops_testkit.processes import ServiceFleet
+from modelops_testkit.servers import Stack, stack
+
+MB = 1024 * 1024
+CHUNK = 4 * MB
+
+
+def random_file(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("wb") as f:
+        for offset in range(0, size, CHUNK):
+            block = os.urandom(min(CHUNK, size - offset))
+            digest.update(block)
+            f.write(block)
+    return digest.hexdigest()
+
+
+def read_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+def timed(action: object) -> float:
+    started = time.perf_counter()
+    action()  # type: ignore[operator]  # any zero-argument callable
+    return time.perf_counter() - started
+
+
+def registrations(url: str, count: int, concurrency: int) -> tuple[float, float]:
+    """versions/s registering `count` versions sequentially, then `count` with concurrency."""
+    with httpx.Client(base_url=url, timeout=120) as http:
+        data = b"bench model"
+        sha = hashlib.sha256(data).hexdigest()
+        http.put(f"/v1/blobs/{sha}", content=data).raise_for_status()
+        body = {"files": [{"path": "m.bin", "sha256": sha, "size": len(data)}]}
+        started = time.perf_counter()
+        for _ in range(count):
+            http.post("/v1/models/seq/versions", json=body).raise_for_status()
+        sequential = count / (time.perf_counter() - started)
+
+    async def concurrent() -> float:
+        limit = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+
+            async def one() -> None:
+                async with limit:
+                    resp = await http.post("/v1/models/conc/versions", json=body)
+                    resp.raise_for_status()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(count)))
+            return count / (time.perf_counter() - started)
+
+    return sequential, asyncio.run(concurrent())
+
+
+def transfer(
+    url: str, minio: Minio, bucket: str, size_mb: int, tmp: Path
+) -> list[tuple[str, float, float]]:
+    """(operation, registry MB/s, raw MinIO MB/s) for one file size."""
+    src, size = tmp / f"src-{size_mb}", size_mb * MB
+    sha = random_file(src, size)
+    headers = {"content-length": str(size)}
+    with httpx.Client(base_url=url, timeout=600) as http:
+
+        def upload() -> None:
+            http.put(
+                f"/v1/blobs/{sha}", content=read_chunks(src), headers=headers
+            ).raise_for_status()
+
+        def download() -> None:
+            with http.stream("GET", f"/v1/models/big{size_mb}/versions/1/files/m.bin") as resp:
+                resp.raise_for_status()
+                with (tmp / "via-registry").open("wb") as out:
+                    for chunk in resp.iter_bytes(CHUNK):
+                        out.write(chunk)
+
+        up = timed(upload)
+        body = {"files": [{"path": "m.bin", "sha256": sha, "size": size}]}
+        http.post(f"/v1/models/big{size_mb}/versions", json=body).raise_for_status()
+        down = timed(download)
+    raw_up = timed(lambda: minio.fput_object(bucket, f"raw/{size_mb}", str(src), part_size=16 * MB))
+    raw_down = timed(lambda: minio.fget_object(bucket, f"raw/{size_mb}", str(tmp / "via-minio")))
+    for name in ("via-registry", "via-minio", src.name):
+        (tmp / name).unlink(missing_ok=True)
+    return [
+        (f"upload {size_mb} MB", size_mb / up, size_mb / raw_up),
+        (f"download {size_mb} MB", size_mb / down, size_mb / raw_down),
+    ]
+
+
+def cleanup(real: Stack, namespace: str, minio: Minio) -> None:
+    for bucket in minio.list_buckets():
+        if bucket.name.startswith(namespace):
+            for obj in minio.list_objects(bucket.name, recursive=True):
+                minio.remove_object(bucket.name, str(obj.object_name))
+            minio.remove_bucket(bucket.name)
+    mongo: MongoClient[dict[str, Any]]
+    with MongoClient(real.mongo_url) as mongo:
+        for name in mongo.list_database_names():
+            if name.startswith(namespace):
+                mongo.drop_database(name)
+
+    async def streams() -> None:
+        settings = NatsSettings(url=real.nats_url, namespace=namespace)
+        broker = make_broker(settings, service="bench")
+        await broker.connect()
+        await delete_streams(broker, Bus(settings, "bench"))
+        await broker.stop()
+
+    asyncio.run(streams())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100,1000", help="file sizes in MB, comma-separated")
+    parser.add_argument("--registrations", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+    real = stack()
+    namespace = "bench" + uuid.uuid4().hex[:8]
+    minio = Minio(real.s3_endpoint, real.s3_access_key, real.s3_secret_key, secure=False)
+    with tempfile.TemporaryDirectory(prefix="bench-registry-") as folder:
+        fleet = ServiceFleet(real, namespace, Path(folder))
+        try:
+            (registry,) = fleet.start("registry")
+            bucket = f"{namespace}-registry"
+            seq, conc = registrations(registry.url, args.registrations, args.concurrency)
+            rows = []
+            for size_mb in (int(s) for s in args.sizes.split(",")):
+                rows += transfer(registry.url, minio, bucket, size_mb, Path(folder))
+        finally:
+            fleet.stop_all()
+            cleanup(real, namespace, minio)
+    print(f"\nregistrations: {seq:.1f} versions/s sequential, "
+          f"{conc:.1f} versions/s with {args.concurrency} concurrent clients "
+          f"({args.registrations} each)")  # fmt: skip
+    print(
+        f"\n{'operation':<20}{'registry MB/s':>15}{'raw MinIO MB/s':>17}{'ratio':>8}  goal >= 0.80"
+    )
+    for name, via, raw in rows:
+        verdict = "ok" if via / raw >= 0.8 else "MISS"
+        print(f"{name:<20}{via:>15.1f}{raw:>17.1f}{via / raw:>8.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Streaming bytes in and out: `PUT /v1/blobs/{sha256}`, file and zip downloads of versions."""
+
+import re
+import zipfile
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from modelops_contracts.api.registry import FileEntry
+from modelops_registry import domain, handlers
+from modelops_registry.api import DepsDep, VersionRef
+from modelops_registry.app_deps import Deps
+from modelops_registry.handlers_datasets import resolve_dataset
+from modelops_registry.ports import Document
+from modelops_servicekit.errors import Invalid, NotFound
+from modelops_servicekit.objects import CHUNK, blob_key
+
+router = APIRouter(tags=["files"])
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+Sha = Annotated[str, Path(description="lower-case hex sha256 of the content")]
+
+
+def _check_sha(sha256: str) -> str:
+    if not SHA256_RE.fullmatch(sha256):
+        raise Invalid(f"invalid sha256 {sha256!r}: 64 lower-case hex digits", field="sha256")
+    return sha256
+
+
+def _declared_length(request: Request) -> int | None:
+    """The body's Content-Length, if the client sent one (a chunked body has none)."""
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+@router.head("/v1/blobs/{sha256}", summary="Is this blob stored? (Content-Length: its size)")
+async def has_blob(sha256: Sha, deps: DepsDep) -> Response:
+    stored = await deps.store.stat(blob_key(_check_sha(sha256)))
+    if stored is None:
+        return Response(status_code=status.HTTP_404_NOT_FOUND)
+    return Response(headers={"content-length": str(stored.size), "etag": f'"{sha256}"'})
+
+
+@router.put(
+    "/v1/blobs/{sha256}",
+    summary="Upload a blob (raw body, streamed); 200 without reading it if already stored",
+    status_code=status.HTTP_201_CREATED,
+)
+async def put_blob(sha256: Sha, request: Request, deps: DepsDep) -> JSONResponse:
+    key = blob_key(_check_sha(sha256))
+    existing = await deps.store.stat(key)
+    if existing is not None and existing.sha256 == sha256:
+        return JSONResponse({"sha256": sha256, "size": existing.size, "existed": True})
+    try:
+        length = _declared_length(request)
+        stored = await deps.store.put_stream(
+            key, request.stream(), expected_sha256=sha256, length=length
+        )
+    except Invalid as exc:
+        raise Invalid(f"upload does not match its sha256: {exc.message}", field="body") from exc
+    result = {"sha256": sha256, "size": stored.size, "existed": False}
+    return JSONResponse(result, status_code=status.HTTP_201_CREATED)
+
+
+def _entry(doc: Document, path: str) -> FileEntry:
+    for f in doc["files"]:
+        if f["path"] == path:
+            return FileEntry.model_validate(f)
+    raise NotFound(f"version {doc['version']} has no file {path!r}")
+
+
+async def _file_response(deps: Deps, entry: FileEntry) -> StreamingResponse:
+    key = blob_key(entry.sha256)
+    if await deps.store.stat(key) is None:
+        raise NotFound(f"the stored blob of {entry.path!r} is missing")
+    headers = {
+        "content-length": str(entry.size),
+        "etag": f'"{entry.sha256}"',
+        "x-content-sha256": entry.sha256,
+        "content-disposition": f'attachment; filename="{entry.path.rsplit("/", 1)[-1]}"',
+    }
+    return StreamingResponse(
+        deps.store.get_stream(key), media_type="application/octet-stream", headers=headers
+    )
+
+
+class _Sink:
+    """A write-only file for zipfile: collects bytes until the generator takes them."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes, /) -> int:
+        self.data += b
+        return len(b)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def take(self) -> bytes:
+        out = bytes(self.data)
+        self.data.clear()
+        return out
+
+
+async def _zip_stream(deps: Deps, files: Sequence[FileEntry]) -> AsyncIterator[bytes]:
+    """A zip (stored, zip64) of the files, produced while the blobs are read."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for entry in files:
+            with archive.open(entry.path, mode="w", force_zip64=True) as member:
+                async for chunk in deps.store.get_stream(blob_key(entry.sha256)):
+                    member.write(chunk)
+                    if len(sink.data) >= CHUNK:
+                        yield sink.take()
+            if sink.data:
+                yield sink.take()
+    if sink.data:
+        yield sink.take()
+
+
+def _zip_response(deps: Deps, doc: Document, label: str) -> StreamingResponse:
+    if doc.get("source_uri") and not doc["files"]:
+        raise Invalid(f"{label} only references {doc['source_uri']}: no files to download")
+    files = [FileEntry.model_validate(f) for f in doc["files"]]
+    headers = {"content-disposition": f'attachment; filename="{label}.zip"'}
+    return StreamingResponse(
+        _zip_stream(deps, files), media_type="application/zip", headers=headers
+    )
+
+
+ZipFormat = Annotated[str, Query(pattern="^zip$", description="only `zip`")]
+
+
+@router.get("/v1/models/{name}/versions/{version}/files/{path:path}", tags=["models"])
+async def model_file(name: str, version: VersionRef, path: str, deps: DepsDep) -> Response:
+    """One file of a model version, streamed (ETag and x-content-sha256 carry its digest)."""
+    doc = await handlers.resolve(deps, name, domain.parse_selector(version))
+    return await _file_response(deps, _entry(doc, path))
+
+
+@router.get("/v1/models/{name}/versions/{version}/download", tags=["models"])
+async def model_zip(
+    name: str, version: VersionRef, deps: DepsDep, format: ZipFormat = "zip"
+) -> Response:
+    """Every file of a model version as one streamed zip."""
+    doc = await handlers.resolve(deps, name, domain.parse_selector(version))
+    return _zip_response(deps, doc, f"{name}-{doc['version']}")
+
+
+@router.get("/v1/datasets/{name}/versions/{version}/files/{path:path}", tags=["datasets"])
+async def dataset_file(name: str, version: VersionRef, path: str, deps: DepsDep) -> Response:
+    """One file of a dataset version, streamed."""
+    doc = await resolve_dataset(deps, name, domain.parse_selector(version))
+    return await _file_response(deps, _entry(doc, path))
+
+
+@router.get("/v1/datasets/{name}/versions/{version}/download", tags=["datasets"])
+async def dataset_zip(
+    name: str, version: VersionRef, deps: DepsDep, format: ZipFormat = "zip"
+) -> Response:
+    """Every file of a dataset version as one streamed zip."""
+    doc = await resolve_dataset(deps, name, domain.parse_selector(version))
+    return _zip_response(deps, doc, f"{name}-{doc['version']}")
