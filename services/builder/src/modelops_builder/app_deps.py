@@ -1,8 +1,11 @@
 """The builder's adapters, built once in the composition root."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from modelops_contracts.events import Event
+from modelops_builder.packaging import Packager
+from modelops_builder.repository import MongoBuilderStore
+from modelops_builder.settings import BuilderSettings
 from modelops_servicekit.bus import EventPublisher
 from modelops_servicekit.inbox import Inbox
 
@@ -11,9 +14,10 @@ from modelops_servicekit.inbox import Inbox
 class Deps:
     """Everything handlers need, passed in (never imported)."""
 
+    settings: BuilderSettings
     inbox: Inbox
     events: EventPublisher
-
-    async def inbox_record(self, event: Event) -> None:
-        """Record the event as applied (idempotent on its id)."""
-        await self.inbox.record(event)
+    store: MongoBuilderStore
+    packager: Packager
+    converter: Any
+    profiler: Any

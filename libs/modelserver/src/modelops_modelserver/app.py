@@ -1,0 +1,326 @@
+"""The model server as a raw ASGI app: a dict lookup per route, orjson, no framework per request.
+
+Azure `/score`, Open Inference Protocol v2 under `/v2`, MLflow `/invocations`, health, the
+model's own OpenAPI document and Prometheus `/metrics`.
+"""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from modelops_modelserver import __version__
+from modelops_modelserver.codecs import oip_outputs, script_outputs
+from modelops_modelserver.metadata import ModelMetadata, load_metadata
+from modelops_modelserver.observability import ServerMetrics, log_fields
+from modelops_modelserver.openapi import build_openapi
+from modelops_modelserver.scoring import ModelFailed, Overloaded, Scorer, TimedOut
+from modelops_modelserver.settings import ServerSettings
+from modelops_modelserver.validation import BadInput
+
+log = logging.getLogger("modelops_modelserver")
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Reply = tuple[int, bytes, bytes]
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY
+ERROR_STATUS = {BadInput: 400, Overloaded: 429, TimedOut: 504, ModelFailed: 500}
+
+
+def _default(value: Any) -> Any:
+    """orjson fallback: object arrays (strings) and numpy scalars."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=DUMP_OPTS)
+
+
+def _json(status: int, value: Any) -> Reply:
+    return status, dumps(value), JSON
+
+
+def _error(status: int, message: str, **extra: Any) -> Reply:
+    return _json(status, {"error": message, **extra})
+
+
+def _mlflow_error(status: int, message: str, **extra: Any) -> Reply:
+    code = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
+    return _json(status, {"error_code": code, "message": message, **extra})
+
+
+class ModelServerApp:
+    """One model version behind the three scoring protocols."""
+
+    def __init__(self, settings: ServerSettings, meta: ModelMetadata | None = None) -> None:
+        self.settings = settings
+        self.meta = meta
+        self.metrics = ServerMetrics()
+        self.scorer: Scorer | None = None
+        self.ready = False
+        self.openapi = b"{}"
+        self._get: dict[str, Callable[[], Reply]] = {
+            "/": lambda: (200, b"Healthy", TEXT),
+            "/ping": lambda: (200, b"\n", TEXT),
+            "/health": lambda: (200, b"\n", TEXT),
+            "/version": lambda: (200, __version__.encode(), TEXT),
+            "/v2/health/live": lambda: _json(200, {"live": True}),
+            "/v2/health/ready": lambda: _json(200 if self.ready else 503, {"ready": self.ready}),
+            "/v2": self._server_metadata,
+            "/metrics": lambda: (200, self.metrics.render(), b"text/plain; version=0.0.4"),
+            "/openapi.json": lambda: (200, self.openapi, JSON),
+            "/swagger.json": lambda: (200, self.openapi, JSON),
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the model, warm it up and build the OpenAPI document (once per worker)."""
+        meta = self.meta or load_metadata(Path(self.settings.model_dir))
+        self.meta = meta
+        self.scorer = Scorer(self.settings, meta, self.metrics)
+        self.scorer.warm_up()
+        self.openapi = dumps(build_openapi(meta, self.scorer.schema))
+        self.ready = True
+        log.info("model_loaded", extra=log_fields(model=meta.name, version=meta.version))
+
+    def stop(self) -> None:
+        self.ready = False
+        if self.scorer is not None:
+            self.scorer.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except Exception as exc:
+                    log.exception("model_load_failed")
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- HTTP ----------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        route = path
+        if scope["method"] == "POST":
+            body = await self._body(receive)
+            if body is None:
+                reply = _error(413, f"body larger than {self.settings.max_body_bytes} bytes")
+            elif path == "/score":
+                reply = await self._score(body)
+            elif path == "/invocations":
+                reply = await self._invocations(scope, body)
+            elif path.startswith("/v2/models/") and path.endswith("/infer"):
+                route = "/v2/infer"
+                reply = await self._infer(path, body)
+            else:
+                reply = _error(404, f"no route POST {path}")
+        elif scope["method"] in ("GET", "HEAD"):
+            getter = self._get.get(path)
+            reply = getter() if getter is not None else self._v2_get(path)
+        else:
+            reply = _error(405, f"method {scope['method']} not allowed")
+        status, payload, ctype = reply
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(payload))],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        if route in ("/score", "/invocations", "/v2/infer"):
+            self.metrics.observe(route, status, time.perf_counter() - started)
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+        parts = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                return None
+            parts.append(chunk)
+        return b"".join(parts)
+
+    # -- scoring -------------------------------------------------------------------------
+    async def _run(
+        self, decode: Callable[[Any], Any], body: bytes, raw_ok: bool, route: str
+    ) -> tuple[Any, Any]:
+        """(model result, parsed body); the body stays unparsed for raw score.py input."""
+        scorer = self.scorer
+        if scorer is None or not self.ready:
+            raise Overloaded("the model is not loaded yet")
+        if raw_ok and scorer.is_script and scorer.meta.script_input == "raw":
+            return await scorer.predict({}, body, route), None
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadInput(f"the body is not valid JSON: {exc}") from None
+        return await scorer.predict(decode(parsed), body, route), parsed
+
+    def _single(self, result: Any) -> Any:
+        if self.scorer is not None and self.scorer.is_script:
+            return result
+        return next(iter(result.values())) if len(result) == 1 else result
+
+    async def _score(self, body: bytes) -> Reply:
+        try:
+            result, parsed = await self._run(self._codec().azure, body, True, "/score")
+        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
+            return self._failure(exc, _error)
+        if parsed is None:  # raw score.py input: run() answers as it likes
+            return _json(200, result)
+        value = self._single(result)
+        if isinstance(parsed, dict) and "data" not in parsed and "Inputs" in parsed:
+            value = {"Results": value}
+        return _json(200, value)
+
+    async def _invocations(self, scope: Scope, body: bytes) -> Reply:
+        ctype = _header(scope, b"content-type") or "application/json"
+        if ctype == "application/json":
+            try:
+                result, _ = await self._run(self._codec().mlflow, body, False, "/invocations")
+            except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
+                return self._failure(exc, _mlflow_error)
+            return _json(200, {"predictions": self._single(result)})
+        media, _, params = ctype.partition(";")
+        media = media.strip().lower()
+        charset_ok = not params.strip() or params.strip().lower().replace(" ", "") in (
+            "charset=utf-8",
+        )
+        if media not in ("application/json", "text/csv") or not charset_ok:
+            message = f"unsupported content type {ctype!r}: use application/json or text/csv"
+            return _mlflow_error(415, message)
+        codec = self._codec()
+        try:
+            if media == "text/csv":
+                decode: Callable[[Any], Any] = lambda _: codec.csv(body.decode("utf-8"))  # noqa: E731
+                body_json = b"null"
+                result, _ = await self._run(decode, body_json, False, "/invocations")
+            else:
+                result, _ = await self._run(codec.mlflow, body, False, "/invocations")
+        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
+            return self._failure(exc, _mlflow_error)
+        except UnicodeDecodeError:
+            return _mlflow_error(400, "the CSV body is not UTF-8")
+        return _json(200, {"predictions": self._single(result)})
+
+    async def _infer(self, path: str, body: bytes) -> Reply:
+        miss = self._wrong_model(path.removesuffix("/infer"))
+        if miss is not None:
+            return miss
+        try:
+            result, parsed = await self._run(self._codec().oip, body, False, "/v2/infer")
+        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
+            return self._failure(exc, _error)
+        assert self.meta is not None
+        outputs = result if not self.scorer or not self.scorer.is_script else script_outputs(result)
+        wanted = [str(o.get("name")) for o in parsed.get("outputs", []) if isinstance(o, dict)]
+        response: dict[str, Any] = {
+            "model_name": self.meta.name,
+            "model_version": self.meta.version,
+            "id": str(parsed.get("id", "")),
+            "outputs": oip_outputs(outputs, wanted or None),
+        }
+        if "parameters" in parsed:
+            response["parameters"] = parsed["parameters"]
+        return _json(200, response)
+
+    def _codec(self) -> Any:
+        if self.scorer is None:
+            raise Overloaded("the model is not loaded yet")
+        return self.scorer.codec
+
+    @staticmethod
+    def _failure(exc: Exception, render: Callable[..., Reply]) -> Reply:
+        status = ERROR_STATUS[type(exc)]
+        if isinstance(exc, ModelFailed):
+            return render(status, str(exc), error_id=exc.error_id)
+        if status == 429 and "not loaded" in str(exc):
+            status = 503
+        return render(status, str(exc))
+
+    # -- OIP metadata --------------------------------------------------------------------
+    def _server_metadata(self) -> Reply:
+        return _json(
+            200, {"name": "modelops-modelserver", "version": __version__, "extensions": []}
+        )
+
+    def _wrong_model(self, path: str) -> Reply | None:
+        """None when /v2/models/{name}[/versions/{v}] names this model, else a 404 reply."""
+        assert self.meta is not None or not self.ready
+        parts = path.removeprefix("/v2/models/").split("/")
+        name = parts[0]
+        version = parts[2] if len(parts) == 3 and parts[1] == "versions" else None
+        if len(parts) not in (1, 3) or (len(parts) == 3 and version is None):
+            return _error(404, f"no route {path}")
+        if self.meta is None or name != self.meta.name:
+            served = self.meta.name if self.meta else "nothing yet"
+            return _error(404, f"model {name!r} is not served here (serving {served!r})")
+        if version is not None and version != self.meta.version:
+            return _error(404, f"version {version!r} of {name!r} is not served here")
+        return None
+
+    def _v2_get(self, path: str) -> Reply:
+        if not path.startswith("/v2/models/"):
+            return _error(404, f"no route GET {path}")
+        is_ready = path.endswith("/ready")
+        miss = self._wrong_model(path.removesuffix("/ready") if is_ready else path)
+        if miss is not None:
+            return miss
+        assert self.meta is not None
+        if is_ready:
+            return _json(200 if self.ready else 503, {"name": self.meta.name, "ready": self.ready})
+        schema = self.scorer.schema if self.scorer else self.meta.schema
+        return _json(
+            200,
+            {
+                "name": self.meta.name,
+                "versions": [self.meta.version],
+                "platform": self.meta.platform,
+                "inputs": [_meta(s.as_json()) for s in schema.inputs],
+                "outputs": [_meta(s.as_json()) for s in schema.outputs],
+            },
+        )
+
+
+def _meta(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"name": spec["name"], "datatype": spec["datatype"], "shape": spec["shape"]}
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def create_app(settings: ServerSettings | None = None) -> ModelServerApp:
+    """The app for one worker; settings from the environment unless given."""
+    return ModelServerApp(settings or ServerSettings.from_env())
