@@ -1,13 +1,26 @@
-"""Run the scoring gateway service: `python -m modelops_scoring_gateway`."""
+"""Run the scoring gateway service: `python -m modelops_scoring_gateway` (uvloop + httptools)."""
+
+import uvicorn
 
 from modelops_scoring_gateway.app import create_app
 from modelops_scoring_gateway.settings import ScoringGatewaySettings
-from modelops_servicekit.runtime import serve
 
 
 def main() -> None:
     settings = ScoringGatewaySettings()
-    serve(create_app(settings), settings.http)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        timeout_graceful_shutdown=20,
+        backlog=2048,
+    )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
-"""The scoring gateway's durable consumers: one per event type it consumes."""
+"""The scoring gateway's durable consumers: deployer facts that change the routing table."""
 
 from faststream.nats import NatsRouter
 
 from modelops_contracts.events import DeploymentStateChanged, EndpointUpdated
-from modelops_scoring_gateway.app_deps import Deps
+from modelops_scoring_gateway.sync import RoutingSync
 from modelops_servicekit.runtime import Runtime
 
 
-def build_router(runtime: Runtime, deps: Deps) -> NatsRouter:
-    """Wire each consumed event to its handler."""
+def build_router(runtime: Runtime, sync: RoutingSync) -> NatsRouter:
+    """Wire each consumed event to the routing sync."""
     router = NatsRouter()
-    runtime.consume(router, EndpointUpdated, deps.inbox_record)
-    runtime.consume(router, DeploymentStateChanged, deps.inbox_record)
+    runtime.consume(router, EndpointUpdated, sync.on_endpoint_updated)
+    runtime.consume(router, DeploymentStateChanged, sync.on_deployment_state_changed)
     return router

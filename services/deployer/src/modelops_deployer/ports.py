@@ -1,0 +1,15 @@
+"""What the deployer asks of the outside world (implemented by HTTP clients in peers.py)."""
+
+from typing import Any, Protocol
+
+
+class ModelResolver(Protocol):
+    """Resolves `latest` or `@alias` to a version number (the registry)."""
+
+    async def resolve(self, model_name: str, selector: str) -> int: ...
+
+
+class GatewayStats(Protocol):
+    """The gateway's cumulative per-deployment stats and live load."""
+
+    async def stats(self) -> dict[str, Any]: ...

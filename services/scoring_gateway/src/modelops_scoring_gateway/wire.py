@@ -1,0 +1,148 @@
+"""A minimal HTTP/1.1 keep-alive client for model servers: asyncio protocols + httptools.
+
+A proxied request is one `transport.write` of pre-formatted bytes and one parsed response;
+no per-request objects beyond a future and a few buffers. Idle connections are pooled per
+replica; a reused connection the server already closed is replaced once, transparently.
+"""
+
+import asyncio
+from collections import deque
+from typing import cast
+
+import httptools
+
+
+class ConnectionClosed(Exception):
+    """The server closed the connection before answering."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; at most one request in flight."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        self.closed = False
+        self.answered = False
+        self._ctype = b"application/json"
+        self._body: list[bytes] = []
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(ConnectionClosed(repr(exc) if exc else "closed by the server"))
+
+    # -- httptools callbacks ---------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-type":
+            self._ctype = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self.parser.should_keep_alive():
+            self.closed = True
+        waiter, self.waiter = self.waiter, None
+        self.answered = True
+        if waiter is not None and not waiter.done():
+            waiter.set_result((self.parser.get_status_code(), b"".join(self._body), self._ctype))
+
+    # -- use -------------------------------------------------------------------------------
+    def send(self, request: bytes) -> "asyncio.Future[tuple[int, bytes, bytes]]":
+        self._ctype, self._body, self.answered = b"application/json", [], False
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(request)
+        return self.waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, exc: Exception) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+
+class WirePool:
+    """Idle connections per replica (`http://host:port`), created on demand."""
+
+    def __init__(self, max_idle: int = 256) -> None:
+        self._idle: dict[str, deque[_Connection]] = {}
+        self._addr: dict[str, tuple[str, int, bytes]] = {}
+        self._max_idle = max_idle
+
+    def _address(self, base: str) -> tuple[str, int, bytes]:
+        addr = self._addr.get(base)
+        if addr is None:
+            hostport = base.split("://", 1)[-1].rstrip("/")
+            host, _, port = hostport.rpartition(":")
+            addr = self._addr[base] = (host, int(port), hostport.encode())
+        return addr
+
+    async def request(
+        self,
+        base: str,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> tuple[int, bytes, bytes]:
+        """One request/response; raises OSError (connect), ConnectionClosed or TimeoutError."""
+        host, port, hostport = self._address(base)
+        head = [b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
+                % (method.encode(), path.encode(), hostport, len(body))]  # fmt: skip
+        head += [b"%s: %s\r\n" % (k.encode(), v.encode("latin-1")) for k, v in headers.items()]
+        request = b"".join(head) + b"\r\n" + body
+        idle = self._idle.setdefault(base, deque())
+        async with asyncio.timeout(timeout):
+            while idle:  # reuse; a connection the server closed meanwhile is replaced
+                conn = idle.pop()
+                if conn.closed:
+                    continue
+                try:
+                    return await self._exchange(conn, request, idle)
+                except ConnectionClosed:
+                    if conn.answered:
+                        raise
+                    continue
+            loop = asyncio.get_running_loop()
+            _, conn = await loop.create_connection(_Connection, host, port)
+            return await self._exchange(conn, request, idle)
+
+    async def _exchange(
+        self, conn: _Connection, request: bytes, idle: deque[_Connection]
+    ) -> tuple[int, bytes, bytes]:
+        try:
+            answer = await conn.send(request)
+        except BaseException:
+            conn.close()  # timed out or failed: the late answer must not reach the next request
+            raise
+        if not conn.closed and len(idle) < self._max_idle:
+            idle.append(conn)
+        else:
+            conn.close()
+        return answer
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
