@@ -1,19 +1,19 @@
 """The data collector's adapters, built once in the composition root."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelops_contracts.events import Event
-from modelops_servicekit.bus import EventPublisher
-from modelops_servicekit.inbox import Inbox
+from modelops_data_collector.ports import Feedback, Objects, Windows
 
 
 @dataclass
 class Deps:
     """Everything handlers need, passed in (never imported)."""
 
-    inbox: Inbox
-    events: EventPublisher
-
-    async def inbox_record(self, event: Event) -> None:
-        """Record the event as applied (idempotent on its id)."""
-        await self.inbox.record(event)
+    objects: Objects
+    windows: Windows
+    feedback: Feedback
+    kick: Callable[[], None]
+    window_grace_s: float
+    feedback_max_rows: int
+    page_size: int

@@ -1,10 +1,13 @@
 """The drift monitor's adapters, built once in the composition root."""
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from modelops_contracts.events import Event
+from modelops_drift_monitor.ports import DatasetSource, Monitors, Runs, WindowSource
 from modelops_servicekit.bus import EventPublisher
 from modelops_servicekit.inbox import Inbox
+from modelops_servicekit.objects import ObjectStore
 
 
 @dataclass
@@ -13,7 +16,12 @@ class Deps:
 
     inbox: Inbox
     events: EventPublisher
-
-    async def inbox_record(self, event: Event) -> None:
-        """Record the event as applied (idempotent on its id)."""
-        await self.inbox.record(event)
+    monitors: Monitors
+    runs: Runs
+    objects: ObjectStore
+    datasets: DatasetSource
+    windows: WindowSource
+    cache_dir: Path
+    evidently_sample_rows: int = 2000
+    workers: int = 2
+    kick: Callable[[], None] = field(default=lambda: None)

@@ -3,6 +3,7 @@
 from faststream.nats import NatsRouter
 
 from modelops_contracts.events import CollectionWindowClosed, DatasetVersionRegistered
+from modelops_drift_monitor import handlers
 from modelops_drift_monitor.app_deps import Deps
 from modelops_servicekit.runtime import Runtime
 
@@ -10,6 +11,13 @@ from modelops_servicekit.runtime import Runtime
 def build_router(runtime: Runtime, deps: Deps) -> NatsRouter:
     """Wire each consumed event to its handler."""
     router = NatsRouter()
-    runtime.consume(router, CollectionWindowClosed, deps.inbox_record)
-    runtime.consume(router, DatasetVersionRegistered, deps.inbox_record)
+
+    async def on_window_closed(event: CollectionWindowClosed) -> None:
+        await handlers.on_window_closed(deps, event)
+
+    async def on_dataset_registered(event: DatasetVersionRegistered) -> None:
+        await deps.inbox.record(event)  # baselines are summarised when a monitor is created
+
+    runtime.consume(router, CollectionWindowClosed, on_window_closed)
+    runtime.consume(router, DatasetVersionRegistered, on_dataset_registered)
     return router

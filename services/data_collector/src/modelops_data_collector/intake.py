@@ -1,0 +1,122 @@
+"""The predictions stream -> partition buffers -> Parquet, acknowledged only once stored.
+
+A batched JetStream pull consumer (nats-py, durable, shared by replicas). Every message is acked
+after the object holding its row is in the bucket; a failed write naks the partition's messages
+for redelivery. A redelivered message lands in an object again (its row is de-duplicated by
+request id on every read), so a crash loses nothing and duplicates nothing that is read back.
+"""
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+
+from modelops_contracts.events import PredictionLogged
+from modelops_data_collector import handlers, records
+from modelops_data_collector.app_deps import Deps
+from modelops_data_collector.buffer import Buffer, Pending
+from modelops_data_collector.settings import DataCollectorSettings
+from modelops_servicekit.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+MAX_CONCURRENT_FLUSHES = 4
+
+
+class Intake:
+    """Pulls batches, buffers rows per partition, flushes on size or age."""
+
+    def __init__(self, runtime: Runtime, settings: DataCollectorSettings, deps: Deps) -> None:
+        self._runtime, self._settings, self._deps = runtime, settings, deps
+        self._buffer = Buffer(settings.flush_rows, settings.flush_bytes, settings.flush_interval_s)
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_FLUSHES)
+        self._task: asyncio.Task[None] | None = None
+        self.stored = 0
+
+    async def start(self) -> None:
+        bus, s = self._runtime.bus, self._settings
+        js = self._runtime.broker.connection.jetstream()
+        self._sub = await js.pull_subscribe(
+            bus.subject(PredictionLogged),
+            durable=bus.durable(PredictionLogged),
+            stream=bus.predictions_stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=s.ack_wait_s,
+                max_ack_pending=s.max_ack_pending,
+                max_waiting=64,
+            ),
+        )
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop pulling, store what is buffered, wait for the writes."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for pending in self._buffer.drain():
+            await self._flush(pending)
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+
+    async def _run(self) -> None:
+        batch = self._settings.fetch_batch
+        while True:
+            try:
+                msgs = await self._sub.fetch(batch, timeout=0.25)
+            except (FetchTimeoutError, TimeoutError):
+                msgs = []
+            except Exception as exc:  # connection trouble: retry, never stop pulling
+                log.warning("fetch_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+                msgs = []
+            now = time.monotonic()
+            for msg in msgs:
+                await self._take(msg, now)
+            for pending in self._buffer.due(time.monotonic()):
+                await self._flush(pending)
+
+    async def _take(self, msg: Msg, now: float) -> None:
+        try:
+            row = records.parse(msg.data, msg.metadata.sequence.stream)
+        except records.BadRecord as exc:
+            log.warning("prediction_unreadable", error=str(exc)[:300])
+            await msg.term()
+            return
+        full = self._buffer.add(row, msg, len(msg.data), now)
+        if full is not None:
+            await self._flush(full)
+
+    async def _flush(self, pending: Pending) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._store(pending))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _store(self, pending: Pending) -> None:
+        try:
+            key = await handlers.store(self._deps, pending)
+        except Exception as exc:  # not stored: JetStream delivers these messages again
+            log.warning("flush_failed", partition=pending.key.id, error=repr(exc))
+            await _settle(pending.tokens, nak=True)
+        else:
+            await _settle(pending.tokens, nak=False)
+            self.stored += len(pending.rows)
+            log.info("partition_stored", key=key, rows=len(pending.rows))
+        finally:
+            self._slots.release()
+
+
+async def _settle(tokens: list[Any], *, nak: bool) -> None:
+    for msg in tokens:
+        with contextlib.suppress(Exception):  # an unacked message is simply redelivered
+            await (msg.nak(delay=1.0) if nak else msg.ack())

@@ -1,0 +1,177 @@
+"""Use cases: create a monitor (baseline statistics computed once), run it, react to windows."""
+
+import asyncio
+import json
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
+
+from modelops_contracts.events import CollectionWindowClosed
+from modelops_drift_monitor import domain, evaluation
+from modelops_drift_monitor.app_deps import Deps
+from modelops_drift_monitor.baseline import build_baseline, load_baseline, save_baseline
+from modelops_servicekit.errors import Invalid
+from modelops_servicekit.outbox import with_outbox
+
+Document = dict[str, Any]
+
+
+def _open(paths: list[Path]) -> pads.Dataset:
+    fmt = "csv" if paths[0].suffix == ".csv" else "parquet"
+    return pads.dataset([str(p) for p in paths], format=fmt)
+
+
+async def _baseline_files(deps: Deps, body: domain.CreateMonitor, folder: Path) -> list[Path]:
+    ref = body.baseline
+    if ref.dataset is not None:
+        return await deps.datasets.fetch(ref.dataset, ref.version, folder)
+    if body.endpoint_name is None or ref.window_start is None or ref.window_end is None:
+        raise Invalid("a production-window baseline needs endpoint_name")
+    path = await deps.windows.fetch(
+        body.endpoint_name,
+        body.model_version,
+        ref.window_start,
+        ref.window_end,
+        folder / "w.parquet",
+    )
+    if path is None:
+        raise Invalid("the baseline window holds no collected rows")
+    return [path]
+
+
+async def create_monitor(deps: Deps, body: domain.CreateMonitor, actor: str) -> Document:
+    """Fetch the baseline, summarise it once, store the statistics, save the monitor."""
+    monitor_id = uuid.uuid4().hex
+    with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+        files = await _baseline_files(deps, body, Path(tmp))
+        source = _open(files)
+        baseline = await asyncio.to_thread(build_baseline, source)
+        metrics = body.baseline_metrics or await asyncio.to_thread(
+            evaluation.performance_of, body, source
+        )
+        npz, sample = Path(tmp) / "baseline.npz", Path(tmp) / "sample.parquet"
+        await asyncio.to_thread(save_baseline, baseline, npz)
+        await asyncio.to_thread(
+            evaluation.write_sample, source, sample, deps.evidently_sample_rows, body.seed
+        )
+        await deps.objects.put_file(npz, f"monitors/{monitor_id}/baseline.npz")
+        await deps.objects.put_file(sample, f"monitors/{monitor_id}/baseline-sample.parquet")
+    doc = body.model_dump(mode="json") | {
+        "_id": monitor_id,
+        "baseline_metrics": metrics,
+        "baseline_rows": baseline.rows,
+        "baseline_columns": {n: c.kind for n, c in baseline.columns.items()},
+        "baseline_skipped": baseline.skipped,
+        "created_by": actor,
+        "created_at": datetime.now(UTC),
+        "last_run_at": None,
+    }
+    await deps.monitors.insert(doc)
+    return doc
+
+
+async def _baseline_path(deps: Deps, monitor_id: str) -> Path:
+    path = deps.cache_dir / f"{monitor_id}.npz"
+    if not path.exists():
+        await deps.objects.get_file(f"monitors/{monitor_id}/baseline.npz", path)
+    return path
+
+
+async def run_monitor(
+    deps: Deps,
+    monitor_id: str,
+    current: Path | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    trigger: str = "manual",
+) -> Document | None:
+    """One run: drift, quality and performance of a window; result, report and events stored."""
+    doc = await deps.monitors.get(monitor_id)
+    monitor = domain.CreateMonitor.model_validate(doc)
+    run_id = uuid.uuid4().hex
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="run-") as tmp:
+        if current is None:
+            end = window[1] if window else started
+            start = window[0] if window else end - timedelta(seconds=monitor.window_s)
+            if monitor.endpoint_name is None:
+                raise Invalid("this monitor has no endpoint: give the current data in the request")
+            current = await deps.windows.fetch(
+                monitor.endpoint_name, monitor.model_version, start, end, Path(tmp) / "cur.parquet"
+            )
+            if current is None:
+                return None
+            window = (start, end)
+        baseline = load_baseline(await _baseline_path(deps, monitor_id))
+        outcome = await asyncio.to_thread(
+            evaluation.evaluate, monitor, doc, baseline, _open([current]), deps.workers
+        )
+        keys = await evaluation.store_reports(deps, monitor, monitor_id, run_id, outcome, current)
+    report_uri = f"s3://{deps.objects.bucket}/{keys['report']}"
+    events = domain.run_events(
+        monitor_id, run_id, monitor, outcome.drift, outcome.result["performance"], report_uri
+    )
+    run = {
+        "_id": run_id,
+        "monitor_id": monitor_id,
+        "trigger": trigger,
+        "started_at": started,
+        "finished_at": datetime.now(UTC),
+        "window_start": window[0] if window else None,
+        "window_end": window[1] if window else None,
+        "dataset_drift": outcome.drift.dataset_drift,
+        "drift_share": outcome.drift.share_drifted,
+        "drifted_features": outcome.drift.drifted_features,
+        "quality_breaches": outcome.result["quality_breaches"],
+        "performance": outcome.result["performance"],
+        "rows": outcome.drift.rows,
+        "sample_size": outcome.drift.sample_size,
+        "report_uri": report_uri,
+        "keys": keys,
+        "scores": {
+            f.feature: outcome.result["features"][i]["score"]
+            for i, f in enumerate(outcome.drift.features)
+        },
+        "events": [e.subject for e in events],
+    }
+    await deps.runs.insert(with_outbox(run, events))
+    await deps.monitors.set_last_run(monitor_id, started)
+    deps.kick()
+    run.pop("_outbox", None)
+    return run
+
+
+async def on_window_closed(deps: Deps, event: CollectionWindowClosed) -> None:
+    """Run every monitor of the endpoint that triggers on closed windows (once per event)."""
+    if not await deps.inbox.record(event):
+        return
+    for doc in await deps.monitors.list(event.endpoint_name):
+        version = doc.get("model_version")
+        if doc.get("on_window_closed") and version in (None, event.model_version):
+            await run_monitor(
+                deps,
+                doc["_id"],
+                window=(event.window_start, event.window_end),
+                trigger="window_closed",
+            )
+
+
+async def run_due(deps: Deps, now: datetime) -> int:
+    """Run the monitors whose schedule interval has elapsed; how many ran."""
+    ran = 0
+    for doc in await deps.monitors.list():
+        interval = doc.get("schedule_interval_s")
+        last = doc.get("last_run_at")
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if interval and (last is None or now - last >= timedelta(seconds=interval)):
+            await run_monitor(deps, doc["_id"], trigger="schedule")
+            ran += 1
+    return ran
+
+
+def result_bytes(result: dict[str, Any]) -> bytes:
+    return json.dumps(result, default=str).encode()
