@@ -4,7 +4,7 @@ UV_VERSION := 0.9.30
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 SERVICES := registry builder deployer scoring_gateway data_collector drift_monitor notifier jobs
-PACKAGES := modelops_contracts modelops_servicekit modelops_testkit modelops_client $(addprefix modelops_,$(SERVICES))
+PACKAGES := modelops_contracts modelops_servicekit modelops_testkit modelops_client modelops_modelserver $(addprefix modelops_,$(SERVICES))
 
 .PHONY: demo test setup stack lint typecheck imports pytest down clean
 
@@ -30,7 +30,7 @@ lint:
 
 typecheck:
 	$(UV) run mypy $(addprefix -p ,$(PACKAGES))
-	@for d in tests $(wildcard services/*/tests) $(wildcard bench); do \
+	@for d in tests $(wildcard libs/*/tests) $(wildcard services/*/tests) $(wildcard bench); do \
 		[ -n "$$(find $$d -name '*.py' | head -1)" ] || continue; \
 		echo "mypy $$d"; $(UV) run mypy $$d || exit 1; done
 

@@ -2,7 +2,19 @@
 
 import typer
 
-from modelops_client.cli import platform
+from modelops_client.cli import (
+    alert,
+    apply,
+    dataset,
+    deployment,
+    endpoint,
+    feedback,
+    model,
+    monitor,
+    package,
+    platform,
+    webhook,
+)
 
 app = typer.Typer(
     name="modelops",
@@ -11,6 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 platform.register(app)
+model.register_group(app)
+dataset.register_group(app)
+webhook.register_group(app)
+alert.register_group(app)
+package.register_group(app)  # after model: adds `model convert|profile`
+monitor.register_group(app)
+endpoint.register_group(app)
+deployment.register_group(app)
+apply.register(app)
+feedback.register_group(app)
 
 
 def main() -> None:
