@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modelops_client.http import ModelOpsClientError
+from modelops_client.cli.calls import call
 from modelops_client.notifier import NotifierClient
 
 app = typer.Typer(help="Alert rules: people hear about drift, failures and more.")
@@ -14,14 +14,7 @@ err, out = Console(stderr=True), Console()
 
 
 def _run(action: Any) -> Any:
-    client = NotifierClient()
-    try:
-        return action(client)
-    except ModelOpsClientError as exc:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
+    return call(NotifierClient(), action)
 
 
 @app.command()

@@ -8,23 +8,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelops_client.cli.calls import call
 from modelops_client.deployer import DeployerClient
 from modelops_client.gateway import GatewayClient
-from modelops_client.http import ModelOpsClientError
 
 app = typer.Typer(help="Endpoints: a stable scoring URL with keys, traffic and mirror splits.")
 err, out = Console(stderr=True), Console()
 
 
 def _run(action: Any, client: Any = None) -> Any:
-    client = client or DeployerClient()
-    try:
-        return action(client)
-    except ModelOpsClientError as exc:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
+    return call(client or DeployerClient(), action)
 
 
 def split(pairs: list[str] | None) -> dict[str, int]:

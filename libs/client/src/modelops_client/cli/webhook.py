@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modelops_client.http import ModelOpsClientError
+from modelops_client.cli.calls import call
 from modelops_client.notifier import NotifierClient
 
 app = typer.Typer(help="Webhook subscriptions: signed CloudEvents for lifecycle events.")
@@ -17,14 +17,7 @@ Many = Annotated[list[str] | None, typer.Option()]
 
 
 def _run(action: Any) -> Any:
-    client = NotifierClient()
-    try:
-        return action(client)
-    except ModelOpsClientError as exc:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
+    return call(NotifierClient(), action)
 
 
 def _pairs(values: list[str] | None) -> dict[str, str]:
