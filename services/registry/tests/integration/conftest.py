@@ -26,7 +26,7 @@ async def registry(registry_settings: RegistrySettings) -> AsyncIterator[httpx.A
     app = create_app(registry_settings)
     transport = httpx.ASGITransport(app=app)
     async with (
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        LifespanManager(app, startup_timeout=90, shutdown_timeout=90),
         httpx.AsyncClient(
             transport=transport, base_url="http://t", headers={"modelops-user": "alice"}
         ) as http,

@@ -24,7 +24,7 @@ from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.settings import NatsSettings
 from modelops_testkit.probe import BusProbe
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 Register = Callable[..., Awaitable[httpx.Response]]
 Publish = Callable[[Event], Awaitable[None]]
 
@@ -50,7 +50,7 @@ def deployment(state: DeploymentState, generation: int) -> DeploymentStateChange
 
 
 async def _delete_until(http: httpx.AsyncClient, status: int) -> httpx.Response:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):  # eventually: the registry learns from the bus
         while True:
             resp = await http.delete("/v1/models/served/versions/1")
             if resp.status_code == status:
@@ -63,7 +63,7 @@ async def test_a_deployed_version_cannot_be_deleted_until_its_deployment_is_gone
 ) -> None:
     await register_model("served", {"m.bin": b"m"})
     await publish(deployment(DeploymentState.HEALTHY, 1))
-    async with asyncio.timeout(20):  # the registry learns it from the bus
+    async with asyncio.timeout(60):  # the registry learns it from the bus
         while not (await registry.get("/v1/models/served/versions/1")).json()["deployments"]:
             await asyncio.sleep(0.1)
 
