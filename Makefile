@@ -38,8 +38,10 @@ imports:
 	$(UV) run lint-imports
 
 # pytest's exit code 5 (nothing collected) is a broken setup, never a pass.
+# Integration tests share one machine's servers: a failure is retried once and reported as a
+# rerun ("R") in the summary, so a flaky test is seen and fixed rather than hidden.
 pytest:
-	@eval "$$(bash infra/local.sh env)" && $(UV) run pytest $(PYTEST_ARGS); code=$$?; \
+	@eval "$$(bash infra/local.sh env)" && $(UV) run pytest --reruns 1 $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: setup failure"; exit 1; fi; \
 	exit $$code
 
