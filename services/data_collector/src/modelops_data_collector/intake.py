@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
-from modelops_contracts.events import PredictionLogged
+from modelops_contracts.events import MessageDeadLettered, PredictionLogged
 from modelops_data_collector import handlers, records
 from modelops_data_collector.app_deps import Deps
 from modelops_data_collector.buffer import Buffer, Pending
@@ -89,12 +89,31 @@ class Intake:
         try:
             row = records.parse(msg.data, msg.metadata.sequence.stream)
         except records.BadRecord as exc:
-            log.warning("prediction_unreadable", error=str(exc)[:300])
-            await msg.term()
+            await self._dead_letter(msg, str(exc))
             return
         full = self._buffer.add(row, msg, len(msg.data), now)
         if full is not None:
             await self._flush(full)
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        """Set an unreadable prediction aside as a dead letter with the reason; never drop it."""
+        bus = self._runtime.bus
+        letter = MessageDeadLettered(
+            service=bus.service,
+            consumer=bus.durable(PredictionLogged),
+            original_subject=bus.bare(msg.subject),
+            reason=reason[:2000],
+            deliveries=msg.metadata.num_delivered or 1,
+            payload=msg.data[:65536].decode("utf-8", errors="replace"),
+        )
+        try:
+            await self._runtime.publisher.publish(letter)
+        except Exception as exc:  # not stored as a dead letter yet: JetStream delivers it again
+            log.warning("dead_letter_failed", error=repr(exc))
+            await msg.nak(delay=1.0)
+            return
+        log.warning("prediction_dead_lettered", reason=reason[:300])
+        await msg.ack()
 
     async def _flush(self, pending: Pending) -> None:
         await self._slots.acquire()

@@ -10,9 +10,11 @@ import httpx
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no type information shipped
 import pytest
 
-from modelops_contracts.events import PredictionLogged
+from modelops_contracts.events import MessageDeadLettered, PredictionLogged
+from modelops_servicekit.bus import Bus, make_broker
 from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.settings import ObjectStoreSettings
+from modelops_testkit.probe import BusProbe
 
 pytestmark = pytest.mark.integration
 Publish = Callable[[list[PredictionLogged]], Awaitable[None]]
@@ -78,3 +80,30 @@ async def test_predictions_are_stored_per_partition_and_read_back(
     assert any(k.startswith(prefix) for k in keys), keys
     empty = await collector.get("/v1/collected", params={"endpoint": "nobody"})
     assert empty.status_code == 204
+
+
+async def test_an_unreadable_prediction_is_dead_lettered_and_the_next_one_stored(
+    collector: httpx.AsyncClient,
+    publish: Publish,
+    make_prediction: MakePrediction,
+    streams: Bus,
+    bus_probe: BusProbe,
+) -> None:
+    broker = make_broker(streams.settings, service="test")
+    await broker.connect()
+    await broker.publish(
+        b"{not a prediction",
+        subject=streams.subject(PredictionLogged),
+        stream=streams.predictions_stream,
+    )
+    await broker.stop()
+    good = make_prediction(7)
+    await publish([good])
+
+    letter = await bus_probe.expect(MessageDeadLettered, timeout=30)
+    assert letter.original_subject == PredictionLogged.subject
+    assert "{not a prediction" in letter.payload
+    start = good.occurred_at - timedelta(minutes=5)
+    params = {"endpoint": "churn", "start": start.isoformat(),
+              "end": (start + timedelta(hours=1)).isoformat()}  # fmt: skip
+    assert (await _rows(collector, params, 1))["total"] == 1
