@@ -1,6 +1,6 @@
 """Registry benchmark: registration throughput, and upload/download MB/s against raw MinIO.
 
-Run: `uv run python bench/bench_registry.py [--sizes 100,1000] [--registrations 30]`
+Run: `uv run python bench/bench_registry.py [--sizes 100,1000] [--registrations 30] [--repeat 3]`
 
 Starts one registry process on the local stack (infra/local.sh) in a throw-away namespace,
 measures, prints a table, and removes its database, bucket and streams again.
@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import hashlib
 import os
+import shutil
+import statistics
 import tempfile
 import time
 import uuid
@@ -21,6 +23,7 @@ import httpx
 from minio import Minio
 from pymongo import MongoClient
 
+from modelops_client.registry import RegistryClient
 from modelops_servicekit.bus import Bus, delete_streams, make_broker
 from modelops_servicekit.settings import NatsSettings
 from modelops_testkit.processes import ServiceFleet
@@ -81,37 +84,53 @@ def registrations(url: str, count: int, concurrency: int) -> tuple[float, float]
 
 
 def transfer(
-    url: str, minio: Minio, bucket: str, size_mb: int, tmp: Path
+    url: str, minio: Minio, bucket: str, size_mb: int, tmp: Path, round_: int
 ) -> list[tuple[str, float, float]]:
-    """(operation, registry MB/s, raw MinIO MB/s) for one file size."""
+    """(operation, registry MB/s, raw MinIO MB/s) for one file size, through the SDK.
+
+    The SDK upload includes its hash pass (raw MinIO's SDK hashes every part too, to sign it);
+    the SDK download verifies every byte against the manifest (raw MinIO's fget does not).
+    """
     src, size = tmp / f"src-{size_mb}", size_mb * MB
-    sha = random_file(src, size)
-    headers = {"content-length": str(size)}
+    random_file(src, size)
+    model = f"big{size_mb}r{round_}"  # new random bytes each round: no blob is reused
+    with RegistryClient(base_url=url) as sdk:
+        started = time.perf_counter()
+        sdk.register_model(model, src)
+        up = time.perf_counter() - started
+        down = timed(lambda: sdk.download_model(f"{model}:1", tmp / "via-registry"))
     with httpx.Client(base_url=url, timeout=600) as http:
 
-        def upload() -> None:
-            http.put(
-                f"/v1/blobs/{sha}", content=read_chunks(src), headers=headers
-            ).raise_for_status()
-
-        def download() -> None:
-            with http.stream("GET", f"/v1/models/big{size_mb}/versions/1/files/m.bin") as resp:
+        def streamed() -> None:
+            path = f"/v1/models/{model}/versions/1/files/{src.name}"
+            with http.stream("GET", path, params={"stream": "true"}) as resp:
                 resp.raise_for_status()
-                with (tmp / "via-registry").open("wb") as out:
-                    for chunk in resp.iter_bytes(CHUNK):
+                with (tmp / "streamed").open("wb") as out:
+                    for chunk in resp.iter_raw():
                         out.write(chunk)
 
-        up = timed(upload)
-        body = {"files": [{"path": "m.bin", "sha256": sha, "size": size}]}
-        http.post(f"/v1/models/big{size_mb}/versions", json=body).raise_for_status()
-        down = timed(download)
-    raw_up = timed(lambda: minio.fput_object(bucket, f"raw/{size_mb}", str(src), part_size=16 * MB))
-    raw_down = timed(lambda: minio.fget_object(bucket, f"raw/{size_mb}", str(tmp / "via-minio")))
-    for name in ("via-registry", "via-minio", src.name):
+        stream = timed(streamed)
+    raw_up = timed(lambda: minio.fput_object(bucket, f"raw/{model}", str(src), part_size=16 * MB))
+    raw_down = timed(lambda: minio.fget_object(bucket, f"raw/{model}", str(tmp / "via-minio")))
+    shutil.rmtree(tmp / "via-registry")
+    for name in ("streamed", "via-minio", src.name):
         (tmp / name).unlink(missing_ok=True)
     return [
         (f"upload {size_mb} MB", size_mb / up, size_mb / raw_up),
         (f"download {size_mb} MB", size_mb / down, size_mb / raw_down),
+        (f"  streamed {size_mb} MB*", size_mb / stream, size_mb / raw_down),
+    ]
+
+
+def medians(rounds: list[list[tuple[str, float, float]]]) -> list[tuple[str, float, float]]:
+    """Per operation: the median registry rate, the median raw rate (rounds alternate the two)."""
+    return [
+        (
+            ops[0][0],
+            statistics.median(op[1] for op in ops),
+            statistics.median(op[2] for op in ops),
+        )
+        for ops in zip(*rounds, strict=True)
     ]
 
 
@@ -123,9 +142,7 @@ def cleanup(real: Stack, namespace: str, minio: Minio) -> None:
             minio.remove_bucket(bucket.name)
     mongo: MongoClient[dict[str, Any]]
     with MongoClient(real.mongo_url) as mongo:
-        for name in mongo.list_database_names():
-            if name.startswith(namespace):
-                mongo.drop_database(name)
+        mongo.drop_database(f"{namespace}_registry")  # by name: listing is slow on FerretDB
 
     async def streams() -> None:
         settings = NatsSettings(url=real.nats_url, namespace=namespace)
@@ -142,6 +159,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000", help="file sizes in MB, comma-separated")
     parser.add_argument("--registrations", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (medians)")
     args = parser.parse_args()
     real = stack()
     namespace = "bench" + uuid.uuid4().hex[:8]
@@ -154,19 +172,29 @@ def main() -> None:
             seq, conc = registrations(registry.url, args.registrations, args.concurrency)
             rows = []
             for size_mb in (int(s) for s in args.sizes.split(",")):
-                rows += transfer(registry.url, minio, bucket, size_mb, Path(folder))
+                rounds = [
+                    transfer(registry.url, minio, bucket, size_mb, Path(folder), i)
+                    for i in range(args.repeat)
+                ]
+                rows += medians(rounds)
         finally:
             fleet.stop_all()
             cleanup(real, namespace, minio)
     print(f"\nregistrations: {seq:.1f} versions/s sequential, "
           f"{conc:.1f} versions/s with {args.concurrency} concurrent clients "
           f"({args.registrations} each)")  # fmt: skip
+    print(f"median of {args.repeat} rounds per size; load average {os.getloadavg()[0]:.1f}")
     print(
         f"\n{'operation':<20}{'registry MB/s':>15}{'raw MinIO MB/s':>17}{'ratio':>8}  goal >= 0.80"
     )
     for name, via, raw in rows:
-        verdict = "ok" if via / raw >= 0.8 else "MISS"
+        verdict = "" if name.endswith("*") else "ok" if via / raw >= 0.8 else "MISS"
         print(f"{name:<20}{via:>15.1f}{raw:>17.1f}{via / raw:>8.2f}  {verdict}")
+    print(
+        "\nupload and download go through the SDK (hash, verify, progress); downloads follow the"
+        "\nregistry's 307 to a signed store link. * the same file streamed through the registry"
+        "\n(`?stream=true`, not verified by this loop), for comparison; no goal."
+    )
 
 
 if __name__ == "__main__":

@@ -6,21 +6,26 @@ Idempotency-Key, so a retry after a timeout never creates a second version. Down
 verified against the manifest's digests before they are renamed into place.
 """
 
-import hashlib
-import queue
-import threading
 import uuid
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from modelops_client.config import ClientSettings
-from modelops_client.http import ModelOpsClientError, ServiceClient, raise_for_problem
+from modelops_client.http import ModelOpsClientError, ServiceClient
+from modelops_client.transfer import (
+    Downloader,
+    Progress,
+    Silent,
+    file_chunks,
+    safe_target,
+    sha256_of,
+    verify_zip,
+)
 from modelops_contracts.api.registry import (
     DatasetVersionInfo,
     DatasetVersionPage,
@@ -34,30 +39,8 @@ from modelops_contracts.api.registry import (
 from modelops_contracts.events import Lineage
 from modelops_contracts.types import Framework
 
-CHUNK = 4 * 1024 * 1024
-WRITE_AHEAD = 8
-"""Downloaded chunks the writer thread may lag behind the network (bounded memory)."""
 RETRIES = 3
 RETRYABLE = (0, 502, 503, 504)
-
-
-class Progress(Protocol):
-    """Told about bytes moving: one task per file (or archive)."""
-
-    def start(self, label: str, total: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def finish(self) -> None: ...
-
-
-class _Silent:
-    def start(self, label: str, total: int) -> None:
-        return None
-
-    def advance(self, n: int) -> None:
-        return None
-
-    def finish(self) -> None:
-        return None
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -81,29 +64,6 @@ def local_files(path: Path) -> list[tuple[str, Path]]:
     return [(p.relative_to(path).as_posix(), p) for p in files]
 
 
-def sha256_of(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _read(path: Path, progress: Progress) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            progress.advance(len(chunk))
-            yield chunk
-
-
-def _safe_target(root: Path, relative: str) -> Path:
-    target = (root / PurePosixPath(relative)).resolve()
-    if root.resolve() not in target.parents:
-        raise ModelOpsClientError(0, f"refusing to write {relative!r} outside {root}")
-    return target
-
-
 class RegistryClient(ServiceClient):
     """A synchronous client of the registry."""
 
@@ -112,6 +72,11 @@ class RegistryClient(ServiceClient):
         super().__init__(
             base_url or settings.registry_url, user=settings.user, timeout_s=settings.timeout_s
         )
+        self.downloader = Downloader(self.http, settings.timeout_s)
+
+    def close(self) -> None:
+        self.downloader.close()
+        super().close()
 
     def __enter__(self) -> "RegistryClient":
         return self
@@ -145,7 +110,7 @@ class RegistryClient(ServiceClient):
         headers = {"content-length": str(size), "content-type": "application/octet-stream"}
         for attempt in range(RETRIES):
             try:
-                body = _read(local, progress)  # a fresh stream per attempt
+                body = file_chunks(local, progress)  # a fresh stream per attempt
                 self.request("PUT", f"/v1/blobs/{sha}", content=body, headers=headers)
                 return
             except ModelOpsClientError as exc:
@@ -154,7 +119,7 @@ class RegistryClient(ServiceClient):
                 progress.start(local.name, size)
 
     def upload_path(self, path: Path, progress: Progress | None = None) -> list[FileEntry]:
-        return [self.upload_file(r, p, progress or _Silent()) for r, p in local_files(path)]
+        return [self.upload_file(r, p, progress or Silent()) for r, p in local_files(path)]
 
     # -- models ------------------------------------------------------------------------------
     def register_model(
@@ -256,7 +221,7 @@ class RegistryClient(ServiceClient):
         info = self.get_model(ref)
         base = f"/v1/models/{info.model_name}/versions/{info.version}"
         label = f"{info.model_name}-{info.version}"
-        return self._download(base, info.files, label, dest, as_zip, progress or _Silent())
+        return self._download(base, info.files, label, dest, as_zip, progress or Silent())
 
     # -- datasets ----------------------------------------------------------------------------
     def register_dataset(
@@ -316,99 +281,16 @@ class RegistryClient(ServiceClient):
         if as_zip:
             target = dest / f"{label}.zip"
             total = sum(f.size for f in files)
-            self._fetch(f"{base}/download", {"format": "zip"}, target, label, total, progress)
+            self.downloader.fetch(
+                f"{base}/download", {"format": "zip"}, target, label, total, progress
+            )
             verify_zip(target, files)
             return target
         for f in files:
-            target = _safe_target(dest, f.path)
-            sha = self._fetch(f"{base}/files/{quote(f.path)}", {}, target, f.path, f.size, progress)
+            target = safe_target(dest, f.path)
+            url = f"{base}/files/{quote(f.path)}"
+            sha = self.downloader.fetch(url, {}, target, f.path, f.size, progress)
             if sha != f.sha256:
                 target.unlink(missing_ok=True)
                 raise ModelOpsClientError(0, f"{f.path}: downloaded sha256 {sha} != {f.sha256}")
         return dest
-
-    def _fetch(
-        self,
-        path: str,
-        params: dict[str, str],
-        target: Path,
-        label: str,
-        total: int,
-        progress: Progress,
-    ) -> str:
-        """Stream one response into target (via a .partial file); returns its sha256."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        digest = hashlib.sha256()
-        progress.start(label, total)
-        try:
-            with self.http.stream("GET", path, params=params) as resp:
-                if not resp.is_success:
-                    resp.read()
-                    raise_for_problem(resp)
-                with partial.open("wb") as out:
-                    _receive(resp, out, digest, progress)
-        except httpx.TransportError as exc:
-            partial.unlink(missing_ok=True)
-            raise ModelOpsClientError(0, f"download of {label} broke off: {exc}") from exc
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            progress.finish()
-        partial.replace(target)
-        return digest.hexdigest()
-
-
-def _chunks(resp: httpx.Response) -> Iterator[bytes]:
-    """The body as received (no re-chunking copies); decoded only if the server encoded it."""
-    if resp.headers.get("content-encoding", "identity") == "identity":
-        return resp.iter_raw()
-    return resp.iter_bytes(CHUNK)
-
-
-def _receive(resp: httpx.Response, out: BinaryIO, digest: Any, progress: Progress) -> None:
-    """Receive on this thread while another hashes and writes (both release the GIL)."""
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=WRITE_AHEAD)
-    failed: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            while (chunk := pending.get()) is not None:
-                digest.update(chunk)
-                out.write(chunk)
-        except BaseException as exc:  # re-raised on the receiving thread
-            failed.append(exc)
-            while pending.get() is not None:  # drain so the receiver never blocks
-                pass
-
-    writer = threading.Thread(target=write, name="registry-download-writer", daemon=True)
-    writer.start()
-    try:
-        for chunk in _chunks(resp):
-            if failed:
-                break
-            pending.put(chunk)
-            progress.advance(len(chunk))
-    finally:
-        pending.put(None)
-        writer.join()
-    if failed:
-        raise failed[0]
-
-
-def verify_zip(archive: Path, files: Sequence[FileEntry]) -> None:
-    """Every manifest file is in the zip with its digest, and nothing else is."""
-    expected = {f.path: f.sha256 for f in files}
-    with zipfile.ZipFile(archive) as zf:
-        names = set(zf.namelist())
-        if names != set(expected):
-            raise ModelOpsClientError(0, f"{archive.name}: files differ from the manifest")
-        for name, sha in expected.items():
-            digest = hashlib.sha256()
-            with zf.open(name) as member:
-                while chunk := member.read(CHUNK):
-                    digest.update(chunk)
-            if digest.hexdigest() != sha:
-                archive.unlink(missing_ok=True)
-                raise ModelOpsClientError(0, f"{archive.name}: {name} does not match its sha256")

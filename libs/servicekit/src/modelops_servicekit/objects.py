@@ -20,6 +20,7 @@ from minio.error import S3Error
 from urllib3 import BaseHTTPResponse
 
 from modelops_servicekit.errors import Invalid, NotFound
+from modelops_servicekit.s3direct import SINGLE_PUT_MAX, put_verified
 from modelops_servicekit.settings import ObjectStoreSettings
 
 PART_SIZE = 16 * 1024 * 1024
@@ -53,12 +54,8 @@ def blob_key(sha256: str) -> str:
 
 def sha256_file(path: Path) -> tuple[str, int]:
     """Digest and size of a local file, read in chunks."""
-    digest, size = hashlib.sha256(), 0
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return hashlib.file_digest(f, "sha256").hexdigest(), f.tell()
 
 
 class ObjectStore(Protocol):
@@ -223,11 +220,13 @@ class MinioObjectStore:
 
     def __init__(self, settings: ObjectStoreSettings, bucket: str | None = None) -> None:
         self.bucket = bucket or settings.bucket
+        self.settings = settings
         self.client = Minio(
             settings.endpoint,
             access_key=settings.access_key.get_secret_value(),
             secret_key=settings.secret_key.get_secret_value(),
             secure=settings.secure,
+            region=settings.region,
         )
 
     async def ensure_bucket(self) -> None:
@@ -264,9 +263,14 @@ class MinioObjectStore:
     ) -> StoredObject:
         """Stream an upload (of `length` bytes if known, which then must arrive in full).
 
-        A digest mismatch deletes the object and raises Invalid; a broken or short source
-        aborts the multi-part upload, so nothing half-written is ever stored.
+        With a known digest and length (up to S3's single-PUT limit) the store verifies the
+        bytes itself and nothing is hashed here. Otherwise the upload goes multi-part, hashed
+        on the way: a digest mismatch deletes the object. Either way a mismatch raises Invalid,
+        and a broken or short source leaves nothing half-written stored.
         """
+        if expected_sha256 and length is not None and length <= SINGLE_PUT_MAX:
+            await put_verified(self.settings, self.bucket, key, chunks, expected_sha256, length)
+            return StoredObject(key, length, expected_sha256)
         reader = _PartReader()
         metadata: Metadata = {SHA256_META: expected_sha256} if expected_sha256 else None
         upload = asyncio.create_task(

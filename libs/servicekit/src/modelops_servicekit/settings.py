@@ -49,6 +49,11 @@ class ObjectStoreSettings(BaseModel):
     """Use HTTPS."""
     bucket: str = ""
     """The service's own bucket; defaults to the service's name in kebab-case."""
+    region: str = "us-east-1"
+    """The store's region (signatures are scoped to it)."""
+    public_url: str = ""
+    """Base URL clients reach the store by, for download links (e.g. http://localhost:9000);
+    empty means the same address as `endpoint`."""
 
 
 class LogSettings(BaseModel):

@@ -53,7 +53,7 @@ class HttpRegistry:
             target.parent.mkdir(parents=True, exist_ok=True)
             url = f"/v1/models/{info.model_name}/versions/{info.version}/files/{entry.path}"
             digest = hashlib.sha256()
-            async with self._http.stream("GET", url) as response:
+            async with self._http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code != 200:
                     raise Unavailable(f"cannot download {entry.path}: {response.status_code}")
                 with target.open("wb") as f:

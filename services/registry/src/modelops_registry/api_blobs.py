@@ -3,10 +3,11 @@
 import re
 import zipfile
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from modelops_contracts.api.registry import FileEntry
 from modelops_registry import domain, handlers
@@ -70,15 +71,26 @@ def _entry(doc: Document, path: str) -> FileEntry:
     raise NotFound(f"version {doc['version']} has no file {path!r}")
 
 
-async def _file_response(deps: Deps, entry: FileEntry) -> StreamingResponse:
+Stream = Annotated[
+    bool,
+    Query(description="stream the bytes through the registry instead of a redirect to the store"),
+]
+
+
+async def _file_response(deps: Deps, entry: FileEntry, stream: bool) -> Response:
     key = blob_key(entry.sha256)
     if await deps.store.stat(key) is None:
         raise NotFound(f"the stored blob of {entry.path!r} is missing")
+    filename = entry.path.rsplit("/", 1)[-1]
+    digest = {"etag": f'"{entry.sha256}"', "x-content-sha256": entry.sha256}
+    if deps.links is not None and not stream:
+        ttl = timedelta(seconds=deps.settings.download_link_ttl_s)
+        link = deps.links.link(key, filename, ttl)
+        return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT, headers=digest)
     headers = {
+        **digest,
         "content-length": str(entry.size),
-        "etag": f'"{entry.sha256}"',
-        "x-content-sha256": entry.sha256,
-        "content-disposition": f'attachment; filename="{entry.path.rsplit("/", 1)[-1]}"',
+        "content-disposition": f'attachment; filename="{filename}"',
     }
     return StreamingResponse(
         deps.store.get_stream(key), media_type="application/octet-stream", headers=headers
@@ -137,10 +149,13 @@ ZipFormat = Annotated[str, Query(pattern="^zip$", description="only `zip`")]
 
 
 @router.get("/v1/models/{name}/versions/{version}/files/{path:path}", tags=["models"])
-async def model_file(name: str, version: VersionRef, path: str, deps: DepsDep) -> Response:
-    """One file of a model version, streamed (ETag and x-content-sha256 carry its digest)."""
+async def model_file(
+    name: str, version: VersionRef, path: str, deps: DepsDep, stream: Stream = False
+) -> Response:
+    """One file of a model version: a 307 to a signed store link, or streamed (ETag and
+    x-content-sha256 carry its digest either way)."""
     doc = await handlers.resolve(deps, name, domain.parse_selector(version))
-    return await _file_response(deps, _entry(doc, path))
+    return await _file_response(deps, _entry(doc, path), stream)
 
 
 @router.get("/v1/models/{name}/versions/{version}/download", tags=["models"])
@@ -153,10 +168,12 @@ async def model_zip(
 
 
 @router.get("/v1/datasets/{name}/versions/{version}/files/{path:path}", tags=["datasets"])
-async def dataset_file(name: str, version: VersionRef, path: str, deps: DepsDep) -> Response:
-    """One file of a dataset version, streamed."""
+async def dataset_file(
+    name: str, version: VersionRef, path: str, deps: DepsDep, stream: Stream = False
+) -> Response:
+    """One file of a dataset version: a 307 to a signed store link, or streamed."""
     doc = await resolve_dataset(deps, name, domain.parse_selector(version))
-    return await _file_response(deps, _entry(doc, path))
+    return await _file_response(deps, _entry(doc, path), stream)
 
 
 @router.get("/v1/datasets/{name}/versions/{version}/download", tags=["datasets"])

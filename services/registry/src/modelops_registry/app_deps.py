@@ -9,6 +9,7 @@ from modelops_registry.ports import (
     AuditLog,
     DatasetProfiler,
     Deployments,
+    DownloadLinks,
     ModelInspector,
     Versions,
 )
@@ -34,6 +35,8 @@ class Deps:
     inspector: ModelInspector
     profiler: DatasetProfiler
     inbox: Inbox
+    links: DownloadLinks | None = None
+    """Signs direct download links; None streams every download through the registry."""
     kick: Callable[[], None] = _no_kick
     """Wakes the outbox relay after a write (publish now, not at the next sweep)."""
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from modelops_contracts.api.registry import FileEntry
@@ -86,6 +86,12 @@ class ArtifactStore(ObjectStore, Protocol):
     """The registry's bucket: content-addressed blobs (and run outputs to copy from)."""
 
     async def list(self, prefix: str) -> list[str]: ...
+
+
+class DownloadLinks(Protocol):
+    """Signs time-limited links that fetch a blob straight from the store."""
+
+    def link(self, key: str, filename: str, expires: timedelta) -> str: ...
 
 
 class ModelInspector(Protocol):

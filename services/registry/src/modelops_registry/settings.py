@@ -19,5 +19,10 @@ class RegistrySettings(ServiceSettings):
     """Model files larger than this are not opened for framework detection."""
     profile_max_bytes: int = Field(default=1024**3, ge=0)
     """Datasets larger than this are registered without a profile."""
+    download_links: bool = True
+    """A file download answers 307 with a signed link to the object store (the bytes skip the
+    registry, as GitLab and Docker registries do); `?stream=true` streams through instead."""
+    download_link_ttl_s: int = Field(default=900, ge=1)
+    """How long a signed download link stays valid (it only has to start within it)."""
     max_page_size: int = Field(default=200, ge=1)
     """The largest page a search returns."""

@@ -1,7 +1,7 @@
 """Fixtures of the registry's integration tests: an in-process registry on the real stack."""
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -42,6 +42,22 @@ async def upload(http: httpx.AsyncClient, path: str, data: bytes) -> dict[str, A
     return {"path": path, "sha256": sha, "size": len(data)}
 
 
+async def download(http: httpx.AsyncClient, url: str) -> bytes:
+    """A file the way clients get it: a 307 to a signed store link, followed by a plain client;
+    the same bytes must also stream through the registry (`?stream=true`)."""
+    redirect = await http.get(url)
+    assert redirect.status_code == 307, redirect.text
+    async with httpx.AsyncClient() as outside:
+        linked = await outside.get(redirect.headers["location"])
+    assert linked.status_code == 200, linked.text
+    assert hashlib.sha256(linked.content).hexdigest() == redirect.headers["x-content-sha256"]
+    streamed = await http.get(url, params={"stream": "true"})
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.headers["x-content-sha256"] == redirect.headers["x-content-sha256"]
+    assert streamed.content == linked.content
+    return linked.content
+
+
 async def register(
     http: httpx.AsyncClient,
     name: str,
@@ -55,6 +71,16 @@ async def register(
     return await http.post(
         f"/v1/models/{name}/versions", json={"files": manifest, **body}, headers=headers
     )
+
+
+@pytest.fixture
+def download_file(registry: httpx.AsyncClient) -> Callable[[str], Awaitable[bytes]]:
+    """`await download_file(url)` -> the file's bytes, checked by link and by stream."""
+
+    async def run(url: str) -> bytes:
+        return await download(registry, url)
+
+    return run
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from modelops_testkit.probe import BusProbe
 
 pytestmark = pytest.mark.integration
 Register = Callable[..., Awaitable[httpx.Response]]
+Download = Callable[[str], Awaitable[bytes]]
 
 
 async def test_an_onnx_model_is_detected_registered_and_announced(
@@ -33,7 +34,7 @@ async def test_an_onnx_model_is_detected_registered_and_announced(
 
 
 async def test_a_folder_model_round_trips_byte_identical_as_files_and_as_zip(
-    registry: httpx.AsyncClient, register_model: Register
+    registry: httpx.AsyncClient, register_model: Register, download_file: Download
 ) -> None:
     files = {
         "model.bin": b"\x08\x07" + bytes(range(256)) * 4000,
@@ -45,10 +46,10 @@ async def test_a_folder_model_round_trips_byte_identical_as_files_and_as_zip(
     version = resp.json()
     assert [f["path"] for f in version["files"]] == sorted(files)
     for path, data in files.items():
-        got = await registry.get(f"/v1/models/folder/versions/1/files/{path}")
-        assert got.status_code == 200, got.text
-        assert got.content == data
-        assert got.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
+        url = f"/v1/models/folder/versions/1/files/{path}"
+        assert await download_file(url) == data
+        digest = (await registry.get(url)).headers["x-content-sha256"]
+        assert digest == hashlib.sha256(data).hexdigest()
     archive = await registry.get("/v1/models/folder/versions/latest/download?format=zip")
     assert archive.status_code == 200
     with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:

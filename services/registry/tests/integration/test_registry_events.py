@@ -91,6 +91,7 @@ async def test_a_completed_run_registers_its_outputs_with_lineage_once(
     bus_probe: BusProbe,
     onnx_bytes: bytes,
     tmp_path: Path,
+    download_file: Callable[[str], Awaitable[bytes]],
 ) -> None:
     store = MinioObjectStore(registry_settings.objects)
     local = tmp_path / "model.onnx"
@@ -129,8 +130,7 @@ async def test_a_completed_run_registers_its_outputs_with_lineage_once(
     version = (await registry.get("/v1/models/trained/versions/1")).json()
     assert [f["path"] for f in version["files"]] == ["model.onnx"]
     assert version["opset"] == 17
-    content = await registry.get("/v1/models/trained/versions/1/files/model.onnx")
-    assert content.content == onnx_bytes
+    assert await download_file("/v1/models/trained/versions/1/files/model.onnx") == onnx_bytes
     await bus_probe.expect(ModelVersionRegistered, lambda e: e.model_name == "elsewhere")
     reference = (await registry.get("/v1/models/elsewhere/versions/1")).json()
     assert (reference["source_uri"], reference["files"]) == ("s3://other-bucket/m.pkl", [])
