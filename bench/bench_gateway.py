@@ -8,6 +8,10 @@ auth-less endpoint to it (its routing snapshot comes from a stand-in deployer AP
 process). The load generator (wrk, else asyncio) runs on core 0; the model server and the
 gateway share core 1, so "through the gateway" and "direct" use the same server cores.
 Each run is bounded in time; the table prints p50/p99 and throughput for both paths.
+
+Then end to end: bench_modelserver's RandomForest served by the model server behind the
+gateway, against `mlflow models serve` of the same model (a separate MLflow virtualenv under
+.state/bench, created once; `--no-mlflow` skips it).
 """
 
 import argparse
@@ -29,6 +33,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_loadgen import LoadResult, run_load
 
 SERVER_CORE, LOAD_CORE = "1", "0"
+Pair = tuple[int, LoadResult, LoadResult]
+"""(concurrency, direct, through the gateway)"""
+Named = tuple[str, int, LoadResult]
+"""(server, concurrency, result)"""
 BODY = json.dumps({"data": [[1.0, 2.0]]}).encode()
 
 
@@ -105,53 +113,112 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                                 stderr=subprocess.STDOUT)  # fmt: skip
 
 
+def behind_gateway(
+    model_dir: Path, tmp: Path, procs: list[subprocess.Popen[bytes]], tag: str
+) -> tuple[str, str]:
+    """A model server for model_dir and a gateway routing endpoint `bench` to it, both on the
+    server core; returns (model server URL, gateway URL) once the gateway routes."""
+    model_port, gateway_port = free_port(), free_port()
+    model = f"http://127.0.0.1:{model_port}"
+    procs.append(start([sys.executable, "-m", "modelops_modelserver", "--model-dir",
+                        str(model_dir), "--host", "127.0.0.1", "--port", str(model_port),
+                        "--max-pending", "4096", "--max-concurrency", "64"],
+                       dict(os.environ), tmp / f"model-{tag}.log"))  # fmt: skip
+    wait_ready(model + "/v2/health/ready", procs[-1])
+    env = {**os.environ, "MODELOPS_NATS__NAMESPACE": f"benchgw{tag}",
+           "MODELOPS_MONGO__DATABASE": f"benchgw{tag}_scoring_gateway",
+           "MODELOPS_OBJECTS__BUCKET": f"benchgw{tag}-scoring-gateway",
+           "MODELOPS_HTTP__PORT": str(gateway_port),
+           "MODELOPS_DEPLOYER_URL": stand_in_deployer(model),
+           "MODELOPS_LOG__LEVEL": "WARNING"}  # fmt: skip
+    procs.append(start([sys.executable, "-m", "modelops_scoring_gateway"], env,
+                       tmp / f"gateway-{tag}.log"))  # fmt: skip
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    wait_ready(gateway + "/health/ready", procs[-1])
+    deadline = time.monotonic() + 20
+    while (answer := httpx.get(gateway + "/endpoints/bench/swagger.json")).status_code != 200:
+        if time.monotonic() > deadline:
+            log = (tmp / f"gateway-{tag}.log").read_text()[-3000:]
+            raise RuntimeError(f"gateway never routed: {answer.text}\n{log}")
+        time.sleep(0.2)
+    return model, gateway
+
+
+def overhead(
+    levels: list[int], seconds: float, tmp: Path
+) -> list[tuple[int, LoadResult, LoadResult]]:
+    """The tiny model direct and through the gateway, at each concurrency."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        model, gateway = behind_gateway(write_model(tmp), tmp, procs, "tiny")
+        score = gateway + "/endpoints/bench/score"
+        rows = []
+        for c in levels:
+            run_load(model + "/score", BODY, c, 1.0, LOAD_CORE)  # warm-up
+            direct = run_load(model + "/score", BODY, c, seconds, LOAD_CORE)
+            run_load(score, BODY, c, 1.0, LOAD_CORE)
+            via = run_load(score, BODY, c, seconds, LOAD_CORE)
+            rows.append((c, direct, via))
+        return rows
+    finally:
+        stop_all(procs)
+
+
+def against_mlflow(
+    levels: list[int], seconds: float, tmp: Path
+) -> list[tuple[str, int, LoadResult]]:
+    """End to end, one RandomForest: client -> gateway -> model server (ONNX) against
+    `mlflow models serve` of the same model (sklearn and ONNX flavours), servers on one core."""
+    import bench_modelserver as ms
+
+    ms.STATE.mkdir(parents=True, exist_ok=True)
+    row = ms.prepare_models()
+    mlflow = ms.ensure_mlflow()
+    if mlflow is None:
+        print("MLflow virtualenv could not be made: end-to-end comparison skipped")
+        return []
+    body = json.dumps({"inputs": [row]}).encode()
+    procs: list[subprocess.Popen[bytes]] = []
+    rivals = [c for c in ms.contenders(row, mlflow) if c.name.startswith("mlflow")]
+    try:
+        targets = []
+        for i, rival in enumerate(rivals):
+            procs.append(ms.start(rival, ms.PORT + i))
+            targets.append((rival.name, f"http://127.0.0.1:{ms.PORT + i}/invocations"))
+        _, gateway = behind_gateway(ms.STATE / "onnx", tmp, procs, "rf")
+        targets.insert(0, ("gateway -> modelserver", gateway + "/endpoints/bench/invocations"))
+        for i, rival in enumerate(rivals):
+            ms.warm(rival, ms.PORT + i, procs[i])
+        results = []
+        for c in levels:
+            for name, url in targets:
+                run_load(url, body, c, 1.0, LOAD_CORE)  # warm-up
+                results.append((name, c, run_load(url, body, c, seconds, LOAD_CORE)))
+        return results
+    finally:
+        stop_all(procs)
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
     opts = parser.parse_args()
     levels = [int(c) for c in opts.concurrency.split(",")]
-    procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_model(Path(tmp))
-        try:
-            model_port, gateway_port = free_port(), free_port()
-            model = f"http://127.0.0.1:{model_port}"
-            procs.append(start([sys.executable, "-m", "modelops_modelserver", "--model-dir",
-                                str(folder), "--host", "127.0.0.1", "--port", str(model_port),
-                                "--max-pending", "4096", "--max-concurrency", "64"],
-                               dict(os.environ), Path(tmp) / "model.log"))  # fmt: skip
-            wait_ready(model + "/v2/health/ready", procs[-1])
-            env = {**os.environ, "MODELOPS_NATS__NAMESPACE": "benchgw",
-                   "MODELOPS_MONGO__DATABASE": "benchgw_scoring_gateway",
-                   "MODELOPS_OBJECTS__BUCKET": "benchgw-scoring-gateway",
-                   "MODELOPS_HTTP__PORT": str(gateway_port),
-                   "MODELOPS_DEPLOYER_URL": stand_in_deployer(model),
-                   "MODELOPS_LOG__LEVEL": "WARNING"}  # fmt: skip
-            procs.append(start([sys.executable, "-m", "modelops_scoring_gateway"], env,
-                               Path(tmp) / "gateway.log"))  # fmt: skip
-            gateway = f"http://127.0.0.1:{gateway_port}"
-            wait_ready(gateway + "/health/ready", procs[-1])
-            score = gateway + "/endpoints/bench/score"
-            deadline = time.monotonic() + 20
-            while (answer := httpx.post(score, content=BODY)).status_code != 200:
-                if time.monotonic() > deadline:
-                    log = (Path(tmp) / "gateway.log").read_text()[-3000:]
-                    raise RuntimeError(f"gateway never routed: {answer.text}\n{log}")
-                time.sleep(0.2)
-            rows = []
-            for c in levels:
-                run_load(model + "/score", BODY, c, 1.0, LOAD_CORE)  # warm-up
-                direct = run_load(model + "/score", BODY, c, opts.seconds, LOAD_CORE)
-                run_load(score, BODY, c, 1.0, LOAD_CORE)
-                via = run_load(score, BODY, c, opts.seconds, LOAD_CORE)
-                rows.append((c, direct, via))
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(20)
+        rows = overhead(levels, opts.seconds, Path(tmp))
+        e2e = [] if opts.no_mlflow else against_mlflow(levels, opts.seconds, Path(tmp))
     print_table(rows)
+    if e2e:
+        print_e2e(e2e)
 
 
 def print_table(rows: list[tuple[int, LoadResult, LoadResult]]) -> None:
@@ -165,6 +232,20 @@ def print_table(rows: list[tuple[int, LoadResult, LoadResult]]) -> None:
         print(f"{c:>5} | {d.rps:>10.0f} {d.p50_ms:>7.3f} {d.p99_ms:>7.3f} | "
               f"{g.rps:>11.0f} {g.p50_ms:>7.3f} {g.p99_ms:>7.3f} | "
               f"{g.p50_ms - d.p50_ms:>7.3f} {share:>6.1f} {d.errors + g.errors:>4}")  # fmt: skip
+
+
+def print_e2e(results: list[tuple[str, int, LoadResult]]) -> None:
+    print("\nend to end, the same RandomForest (30 features, one row per request), servers on one"
+          " core:")  # fmt: skip
+    head = f"{'server':28} {'conc':>5} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>5}"
+    print(head)
+    print("-" * len(head))
+    ours = {c: r for name, c, r in results if name.startswith("gateway")}
+    for name, c, r in results:
+        print(f"{name:28} {c:>5} {r.rps:>8.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.errors:>5}")
+    for name, c, r in results:
+        if not name.startswith("gateway") and r.rps:
+            print(f"through the gateway vs {name} at c={c}: {ours[c].rps / r.rps:.1f}x req/s")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import httpx
 from modelops_client.config import ClientSettings
 from modelops_client.http import ModelOpsClientError, ServiceClient
 from modelops_client.transfer import (
-    Downloader,
     Progress,
     Silent,
+    Transfers,
     file_chunks,
     safe_target,
     sha256_of,
@@ -72,10 +72,10 @@ class RegistryClient(ServiceClient):
         super().__init__(
             base_url or settings.registry_url, user=settings.user, timeout_s=settings.timeout_s
         )
-        self.downloader = Downloader(self.http, settings.timeout_s)
+        self.transfers = Transfers(self.http, settings.timeout_s)
 
     def close(self) -> None:
-        self.downloader.close()
+        self.transfers.close()
         super().close()
 
     def __enter__(self) -> "RegistryClient":
@@ -107,6 +107,17 @@ class RegistryClient(ServiceClient):
         return FileEntry(path=relative, sha256=sha, size=size)
 
     def _put_blob(self, sha: str, local: Path, size: int, progress: Progress) -> None:
+        """Straight into the store by a signed link when the registry offers one and the
+        store is reachable from here; else streamed through the registry."""
+        try:
+            link = self._retrying("POST", f"/v1/blobs/{sha}/uploads").json()
+        except ModelOpsClientError as exc:
+            if exc.status != 404:  # links are off there
+                raise
+            link = {}
+        if link.get("existed") or (link and self.transfers.put_link(link, local, size, progress)):
+            return
+        progress.start(local.name, size)
         headers = {"content-length": str(size), "content-type": "application/octet-stream"}
         for attempt in range(RETRIES):
             try:
@@ -281,7 +292,7 @@ class RegistryClient(ServiceClient):
         if as_zip:
             target = dest / f"{label}.zip"
             total = sum(f.size for f in files)
-            self.downloader.fetch(
+            self.transfers.fetch(
                 f"{base}/download", {"format": "zip"}, target, label, total, progress
             )
             verify_zip(target, files)
@@ -289,7 +300,7 @@ class RegistryClient(ServiceClient):
         for f in files:
             target = safe_target(dest, f.path)
             url = f"{base}/files/{quote(f.path)}"
-            sha = self.downloader.fetch(url, {}, target, f.path, f.size, progress)
+            sha = self.transfers.fetch(url, {}, target, f.path, f.size, progress)
             if sha != f.sha256:
                 target.unlink(missing_ok=True)
                 raise ModelOpsClientError(0, f"{f.path}: downloaded sha256 {sha} != {f.sha256}")

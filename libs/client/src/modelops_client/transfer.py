@@ -1,14 +1,12 @@
 """Moving bytes for the registry SDK: hashing, progress, and verified downloads.
 
 A file download asks the registry, which answers 307 with a signed link to the object store;
-the bytes then come straight from the store (read in large chunks with urllib3, which moves
-them at several times httpx's rate) while another thread hashes and writes them. A registry
+the bytes then come straight from the store, read in large chunks with urllib3 (which moves
+them at several times httpx's rate), hashed and written. A registry
 that streams instead (or a link the client cannot reach) is read through the registry.
 """
 
 import hashlib
-import queue
-import threading
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -21,8 +19,6 @@ from modelops_client.http import ModelOpsClientError, raise_for_problem
 from modelops_contracts.api.registry import FileEntry
 
 CHUNK = 4 * 1024 * 1024
-WRITE_AHEAD = 8
-"""Downloaded chunks the writer thread may lag behind the network (bounded memory)."""
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -68,35 +64,17 @@ def safe_target(root: Path, relative: str) -> Path:
 
 
 def _write_verified(chunks: Iterator[bytes], partial: Path, progress: Progress) -> str:
-    """Receive on this thread while another hashes and writes (both release the GIL)."""
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=WRITE_AHEAD)
-    failed: list[BaseException] = []
+    """Write the chunks, hashing each on the way; returns the sha256.
+
+    One thread on purpose: handing 4 MiB chunks to a hashing/writing thread measured slower
+    (0.46-0.59 of MinIO's own download against 0.71 for this loop, on a loaded 2-core box).
+    """
     digest = hashlib.sha256()
-
-    def write() -> None:
-        try:
-            with partial.open("wb") as out:
-                while (chunk := pending.get()) is not None:
-                    digest.update(chunk)
-                    out.write(chunk)
-        except BaseException as exc:  # re-raised on the receiving thread
-            failed.append(exc)
-            while pending.get() is not None:  # drain so the receiver never blocks
-                pass
-
-    writer = threading.Thread(target=write, name="registry-download-writer", daemon=True)
-    writer.start()
-    try:
+    with partial.open("wb") as out:
         for chunk in chunks:
-            if failed:
-                break
-            pending.put(chunk)
+            digest.update(chunk)
+            out.write(chunk)
             progress.advance(len(chunk))
-    finally:
-        pending.put(None)
-        writer.join()
-    if failed:
-        raise failed[0]
     return digest.hexdigest()
 
 
@@ -107,8 +85,9 @@ def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
     return resp.iter_bytes(CHUNK)
 
 
-class Downloader:
-    """Verified downloads through a registry client's httpx session and a urllib3 pool."""
+class Transfers:
+    """Verified downloads and direct uploads: a registry client's httpx session for the
+    registry, a urllib3 pool for signed store links."""
 
     def __init__(self, http: httpx.Client, timeout_s: float) -> None:
         self.http = http
@@ -158,6 +137,26 @@ class Downloader:
                 resp.read()
                 raise_for_problem(resp)
             return _write_verified(_raw_chunks(resp), partial, progress)
+
+    def put_link(self, link: dict[str, Any], path: Path, size: int, progress: Progress) -> bool:
+        """PUT a file to a signed upload link (the store checks its checksum header); False
+        if the store cannot be reached from here (upload through the registry instead)."""
+        headers = {**link.get("headers", {}), "Content-Length": str(size)}
+        headers.setdefault("Content-Type", "application/octet-stream")
+        try:
+            resp = self.links.request(
+                "PUT", link["url"], body=file_chunks(path, progress), headers=headers
+            )
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
+            return False
+        except urllib3.exceptions.HTTPError as exc:
+            raise ModelOpsClientError(0, f"upload of {path.name} broke off: {exc}") from exc
+        if resp.status >= 300:
+            detail = resp.data[:500].decode(errors="replace")
+            raise ModelOpsClientError(
+                resp.status, f"the object store refused {path.name}: {detail}"
+            )
+        return True
 
     def _open_link(self, url: str) -> Any:
         """The store's response to a signed link, or None if the store cannot be reached."""

@@ -20,7 +20,7 @@ from minio.error import S3Error
 from urllib3 import BaseHTTPResponse
 
 from modelops_servicekit.errors import Invalid, NotFound
-from modelops_servicekit.s3direct import SINGLE_PUT_MAX, put_verified
+from modelops_servicekit.s3direct import CHECKSUM_MODE, SINGLE_PUT_MAX, checksum_hex, put_verified
 from modelops_servicekit.settings import ObjectStoreSettings
 
 PART_SIZE = 16 * 1024 * 1024
@@ -310,14 +310,18 @@ class MinioObjectStore:
         return StoredObject(key, reader.size, actual)
 
     async def stat(self, key: str) -> StoredObject | None:
+        """Size and sha256 of an object: its recorded digest, else the SHA-256 checksum the
+        store verified when it was uploaded (by a signed link), else an empty digest."""
         try:
-            st = await asyncio.to_thread(self.client.stat_object, self.bucket, key)
+            st = await asyncio.to_thread(
+                self.client.stat_object, self.bucket, key, extra_headers=CHECKSUM_MODE
+            )
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
                 return None
             raise
         meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
-        sha = meta.get(f"x-amz-meta-{SHA256_META}", "")
+        sha = meta.get(f"x-amz-meta-{SHA256_META}") or checksum_hex(meta)
         return StoredObject(key, int(st.size or 0), sha)
 
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:

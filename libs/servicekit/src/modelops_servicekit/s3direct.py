@@ -1,12 +1,13 @@
 """S3 requests the MinIO SDK does not offer: a streamed PUT the store itself verifies, and
-download links signed for the address clients use.
+upload and download links signed for the address clients use.
 
 A single PUT signed with `x-amz-content-sha256: <expected digest>` makes the store hash the
 bytes as they arrive and refuse the object if they differ (AWS SigV4's signed payload), so the
 service streams the body through without hashing it itself, and a mismatch never lands.
 """
 
-from collections.abc import AsyncIterable, AsyncIterator
+import base64
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
@@ -19,10 +20,23 @@ from minio.time import to_amz_date
 from modelops_servicekit.errors import Invalid, Unavailable
 from modelops_servicekit.settings import ObjectStoreSettings
 
+CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = {"x-amz-checksum-mode": "ENABLED"}
+"""Asks a HEAD for the checksum the store verified at upload."""
 SINGLE_PUT_MAX = 5 * 1024**3
 """S3's largest single PUT; larger uploads go multi-part."""
 SHA256_MISMATCH = ("XAmzContentSHA256Mismatch", "BadDigest")
 PUT_TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
+
+
+def checksum_header(sha256: str) -> str:
+    """`x-amz-checksum-sha256` for a hex digest: the store refuses a body that differs."""
+    return base64.b64encode(bytes.fromhex(sha256)).decode()
+
+
+def checksum_hex(headers: Mapping[str, str]) -> str:
+    """The hex SHA-256 a store verified at upload (from a HEAD's lower-cased headers), or ""."""
+    value = headers.get("x-amz-checksum-sha256", "")
+    return base64.b64decode(value).hex() if value else ""
 
 
 def _base_url(endpoint: str, secure: bool) -> str:
@@ -97,8 +111,8 @@ async def put_verified(
     raise Unavailable(f"object store refused {key}: HTTP {resp.status_code} {resp.text[:300]}")
 
 
-class DownloadLinks:
-    """Presigned GET links for the address clients reach the store by (`public_url`)."""
+class StoreLinks:
+    """Presigned links for the address clients reach the store by (`public_url`)."""
 
     def __init__(self, settings: ObjectStoreSettings, bucket: str) -> None:
         public = urlsplit(settings.public_url or _base_url(settings.endpoint, settings.secure))
@@ -111,8 +125,8 @@ class DownloadLinks:
             region=settings.region,  # signing is offline: no region lookup request
         )
 
-    def link(self, key: str, filename: str, expires: timedelta) -> str:
-        """A link that downloads `key` as `filename` until `expires` from now."""
+    def download(self, key: str, filename: str, expires: timedelta) -> str:
+        """A link that downloads `key` as `filename`; it must be used within `expires`."""
         disposition = f'attachment; filename="{filename}"'
         return self._signer.presigned_get_object(
             self.bucket,
@@ -120,3 +134,8 @@ class DownloadLinks:
             expires=expires,
             response_headers={"response-content-disposition": disposition},
         )
+
+    def upload(self, key: str, expires: timedelta) -> str:
+        """A link that PUTs `key`; the client sends `x-amz-checksum-sha256` with it, and the
+        store refuses a body that does not match that checksum."""
+        return self._signer.presigned_put_object(self.bucket, key, expires=expires)

@@ -3,7 +3,7 @@
 import re
 import zipfile
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -17,6 +17,7 @@ from modelops_registry.handlers_datasets import resolve_dataset
 from modelops_registry.ports import Document
 from modelops_servicekit.errors import Invalid, NotFound
 from modelops_servicekit.objects import CHUNK, blob_key
+from modelops_servicekit.s3direct import checksum_header
 
 router = APIRouter(tags=["files"])
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -64,6 +65,32 @@ async def put_blob(sha256: Sha, request: Request, deps: DepsDep) -> JSONResponse
     return JSONResponse(result, status_code=status.HTTP_201_CREATED)
 
 
+@router.post(
+    "/v1/blobs/{sha256}/uploads",
+    summary="A signed link to PUT the blob straight into the object store",
+    status_code=status.HTTP_201_CREATED,
+)
+async def upload_link(sha256: Sha, deps: DepsDep) -> JSONResponse:
+    """200 `{existed: true}` if the blob is stored; else 201 with `url` and the `headers` to
+    send: the store refuses bytes whose SHA-256 differs from `x-amz-checksum-sha256`, and a
+    registration checks the checksum the store verified. 404 when links are off (use PUT)."""
+    key = blob_key(_check_sha(sha256))
+    existing = await deps.store.stat(key)
+    if existing is not None and existing.sha256 == sha256:
+        return JSONResponse({"sha256": sha256, "size": existing.size, "existed": True})
+    if deps.links is None:
+        raise NotFound("upload links are off here: PUT /v1/blobs/{sha256} instead")
+    ttl = timedelta(seconds=deps.settings.store_link_ttl_s)
+    body = {
+        "sha256": sha256,
+        "existed": False,
+        "url": deps.links.upload(key, ttl),
+        "headers": {"x-amz-checksum-sha256": checksum_header(sha256)},
+        "expires_at": (datetime.now(UTC) + ttl).isoformat(),
+    }
+    return JSONResponse(body, status_code=status.HTTP_201_CREATED)
+
+
 def _entry(doc: Document, path: str) -> FileEntry:
     for f in doc["files"]:
         if f["path"] == path:
@@ -84,8 +111,8 @@ async def _file_response(deps: Deps, entry: FileEntry, stream: bool) -> Response
     filename = entry.path.rsplit("/", 1)[-1]
     digest = {"etag": f'"{entry.sha256}"', "x-content-sha256": entry.sha256}
     if deps.links is not None and not stream:
-        ttl = timedelta(seconds=deps.settings.download_link_ttl_s)
-        link = deps.links.link(key, filename, ttl)
+        ttl = timedelta(seconds=deps.settings.store_link_ttl_s)
+        link = deps.links.download(key, filename, ttl)
         return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT, headers=digest)
     headers = {
         **digest,

@@ -13,7 +13,7 @@ from modelops_registry.repository import MongoAliases, MongoAudit, MongoDeployme
 from modelops_registry.settings import RegistrySettings
 from modelops_servicekit.inbox import Inbox
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
-from modelops_servicekit.s3direct import DownloadLinks
+from modelops_servicekit.s3direct import StoreLinks
 
 
 async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
@@ -41,7 +41,7 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         inspector=BlobInspector(store, settings.inspect_max_bytes),
         profiler=BlobProfiler(store, settings.profile_max_bytes),
         inbox=inbox,
-        links=DownloadLinks(settings.objects, store.bucket) if settings.download_links else None,
+        links=StoreLinks(settings.objects, store.bucket) if settings.store_links else None,
         kick=kick,
     )
     app.state.deps = deps

@@ -9,8 +9,8 @@ from modelops_registry.ports import (
     AuditLog,
     DatasetProfiler,
     Deployments,
-    DownloadLinks,
     ModelInspector,
+    StoreLinks,
     Versions,
 )
 from modelops_registry.settings import RegistrySettings
@@ -35,8 +35,8 @@ class Deps:
     inspector: ModelInspector
     profiler: DatasetProfiler
     inbox: Inbox
-    links: DownloadLinks | None = None
-    """Signs direct download links; None streams every download through the registry."""
+    links: StoreLinks | None = None
+    """Signs direct upload/download links; None streams every byte through the registry."""
     kick: Callable[[], None] = _no_kick
     """Wakes the outbox relay after a write (publish now, not at the next sweep)."""
 

@@ -31,8 +31,10 @@ async def check_blobs(deps: Deps, files: Sequence[FileEntry]) -> None:
             stored = await deps.store.stat(blob_key(f.sha256))
         if stored is None:
             return f"{f.path}: blob {f.sha256} not uploaded"
-        if stored.size != f.size or (stored.sha256 and stored.sha256 != f.sha256):
+        if stored.size != f.size:
             return f"{f.path}: stored blob has size {stored.size}, manifest says {f.size}"
+        if stored.sha256 != f.sha256:
+            return f"{f.path}: stored blob's sha256 is {stored.sha256 or 'unknown'}, not {f.sha256}"
         return None
 
     problems = [p for p in await asyncio.gather(*(problem(f) for f in files)) if p]

@@ -88,10 +88,11 @@ class ArtifactStore(ObjectStore, Protocol):
     async def list(self, prefix: str) -> list[str]: ...
 
 
-class DownloadLinks(Protocol):
-    """Signs time-limited links that fetch a blob straight from the store."""
+class StoreLinks(Protocol):
+    """Signs time-limited links that move a blob straight to or from the store."""
 
-    def link(self, key: str, filename: str, expires: timedelta) -> str: ...
+    def download(self, key: str, filename: str, expires: timedelta) -> str: ...
+    def upload(self, key: str, expires: timedelta) -> str: ...
 
 
 class ModelInspector(Protocol):

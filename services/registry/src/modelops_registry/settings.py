@@ -19,10 +19,11 @@ class RegistrySettings(ServiceSettings):
     """Model files larger than this are not opened for framework detection."""
     profile_max_bytes: int = Field(default=1024**3, ge=0)
     """Datasets larger than this are registered without a profile."""
-    download_links: bool = True
-    """A file download answers 307 with a signed link to the object store (the bytes skip the
-    registry, as GitLab and Docker registries do); `?stream=true` streams through instead."""
-    download_link_ttl_s: int = Field(default=900, ge=1)
-    """How long a signed download link stays valid (it only has to start within it)."""
+    store_links: bool = True
+    """Bytes skip the registry, as with GitLab's and Docker's registries: a file download
+    answers 307 with a signed link to the object store (`?stream=true` streams through
+    instead), and `POST /v1/blobs/{sha256}/uploads` hands out a signed upload link."""
+    store_link_ttl_s: int = Field(default=300, ge=1)
+    """How long a signed link stays valid (a transfer only has to start within it)."""
     max_page_size: int = Field(default=200, ge=1)
     """The largest page a search returns."""

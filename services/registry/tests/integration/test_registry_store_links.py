@@ -1,15 +1,18 @@
-"""SDK downloads from a registry process: by signed store link, through the registry when the
-store is out of reach or links are off, and always verified against the manifest."""
+"""Signed store links from a registry process: SDK uploads and downloads go straight to the
+store, through the registry when the store is out of reach or links are off, always verified."""
 
+import hashlib
 import io
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modelops_client.http import ModelOpsClientError
 from modelops_client.registry import RegistryClient
 from modelops_servicekit.objects import MinioObjectStore, blob_key
+from modelops_servicekit.s3direct import checksum_header
 from modelops_servicekit.settings import ObjectStoreSettings
 from modelops_testkit.processes import ServiceFleet, free_port
 
@@ -26,7 +29,7 @@ SIZE = 9 * 1024 * 1024 + 7  # more than two read chunks, not a multiple of one
             {"MODELOPS_OBJECTS__PUBLIC_URL": f"http://127.0.0.1:{free_port()}"},
             id="store-unreachable-falls-back-to-streaming",
         ),
-        pytest.param({"MODELOPS_DOWNLOAD_LINKS": "false"}, id="links-off"),
+        pytest.param({"MODELOPS_STORE_LINKS": "false"}, id="links-off"),
     ],
 )
 def test_the_sdk_downloads_a_model_byte_identical(
@@ -58,3 +61,25 @@ def test_a_tampered_blob_is_refused_and_leaves_no_file(
         with pytest.raises(ModelOpsClientError, match="downloaded sha256"):
             sdk.download_model("tampered:1", tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_an_upload_link_accepts_only_the_bytes_of_its_digest(fleet: ServiceFleet) -> None:
+    (registry,) = fleet.start("registry")
+    real, forged = b"the weights we announce", b"weights nobody announced"
+    sha = hashlib.sha256(real).hexdigest()
+    with httpx.Client(base_url=registry.url) as http:
+        link = http.post(f"/v1/blobs/{sha}/uploads")
+        assert link.status_code == 201, link.text
+        url, headers = link.json()["url"], link.json()["headers"]
+        refused = httpx.put(url, content=forged, headers=headers)  # the announced checksum
+        assert refused.status_code == 400, refused.text
+        own = {"x-amz-checksum-sha256": checksum_header(hashlib.sha256(forged).hexdigest())}
+        assert httpx.put(url, content=forged, headers=own).status_code == 200  # its own checksum
+        manifest = {"files": [{"path": "m.bin", "sha256": sha, "size": len(forged)}]}
+        registered = http.post("/v1/models/forged/versions", json=manifest)
+        assert registered.status_code == 400, registered.text
+        assert "not " + sha in registered.json()["detail"]
+        assert httpx.put(url, content=real, headers=headers).status_code == 200  # the real one
+        assert http.post(f"/v1/blobs/{sha}/uploads").json()["existed"] is True
+        manifest["files"][0]["size"] = len(real)
+        assert http.post("/v1/models/forged/versions", json=manifest).status_code == 201
