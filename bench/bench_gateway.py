@@ -26,11 +26,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import onnx
-from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_loadgen import LoadResult, run_load
+
+from modelops_testkit.models import write_onnx_model
+from modelops_testkit.processes import free_port
 
 SERVER_CORE, LOAD_CORE = "1", "0"
 Pair = tuple[int, LoadResult, LoadResult]
@@ -40,28 +41,8 @@ Named = tuple[str, int, LoadResult]
 BODY = json.dumps({"data": [[1.0, 2.0]]}).encode()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_model(folder: Path) -> Path:
-    k = helper.make_tensor("k", TensorProto.FLOAT, [1], [2.0])
-    graph = helper.make_graph(
-        [helper.make_node("Mul", ["x", "k"], ["y"])],
-        "bench",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
-        initializer=[k],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(folder / "model.onnx"))
-    (folder / "modelserver.json").write_text(json.dumps({"name": "bench", "version": "1"}))
-    return folder
+    return write_onnx_model(folder, "bench", 1, 2.0)
 
 
 def stand_in_deployer(model_url: str) -> str:

@@ -1,8 +1,10 @@
 """pytest plugin: real servers, a namespace per test (streams, database, bucket), a bus probe."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -162,3 +164,39 @@ def fleet(real_stack: Stack, namespace: str, streams: Bus, tmp_path: Any) -> Any
     services = ServiceFleet(real_stack, namespace, tmp_path)
     yield services
     services.stop_all()
+
+
+@pytest.fixture
+def onnx_model(tmp_path: Path) -> Callable[..., Path]:
+    """`onnx_model(name="tiny", version=1, scale=1.0)` -> a folder serving y = x * scale."""
+    from modelops_testkit.models import write_onnx_model
+
+    def make(name: str = "tiny", version: int = 1, scale: float = 1.0) -> Path:
+        return write_onnx_model(tmp_path / f"{name}-{version}-{scale}", name, version, scale)
+
+    return make
+
+
+@pytest.fixture
+def slow_model(tmp_path: Path) -> Callable[..., Path]:
+    """`slow_model(name="slow", version=1, delay_ms=100)` -> a folder whose run() sleeps."""
+    from modelops_testkit.models import write_slow_model
+
+    def make(name: str = "slow", version: int = 1, delay_ms: int = 100) -> Path:
+        return write_slow_model(tmp_path / f"{name}-{version}-{delay_ms}", name, version, delay_ms)
+
+    return make
+
+
+async def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Any]:
+    """Await a condition, polled every 20 ms, failing after `timeout` seconds."""
+    return _eventually

@@ -1,26 +1,14 @@
-"""Fixtures: tiny model folders and a condition poller for the deployer tests."""
+"""Tiny real models for tests and benchmarks: an ONNX graph and a deliberately slow script."""
 
-import asyncio
 import json
-import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import onnx
-import pytest
 from onnx import TensorProto, helper
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_onnx_model(folder: Path, name: str, version: int, scale: float) -> Path:
-    """y = x * scale on a [-1, 2] float input: a tiny real ONNX graph."""
+    """y = x * scale on a [-1, 2] float input, with its model-server metadata."""
     folder.mkdir(parents=True, exist_ok=True)
     factor = helper.make_tensor("k", TensorProto.FLOAT, [1], [scale])
     node = helper.make_node("Mul", ["x", "k"], ["y"])
@@ -50,33 +38,3 @@ def write_slow_model(folder: Path, name: str, version: int, delay_ms: int) -> Pa
             "script_input": "raw"}  # fmt: skip
     (folder / "modelserver.json").write_text(json.dumps(meta))
     return folder
-
-
-@pytest.fixture
-def onnx_model(tmp_path: Path) -> Callable[..., Path]:
-    def make(name: str = "tiny", version: int = 1, scale: float = 1.0) -> Path:
-        return write_onnx_model(tmp_path / f"{name}-{version}-{scale}", name, version, scale)
-
-    return make
-
-
-@pytest.fixture
-def slow_model(tmp_path: Path) -> Callable[..., Path]:
-    def make(name: str = "slow", version: int = 1, delay_ms: int = 100) -> Path:
-        return write_slow_model(tmp_path / f"{name}-{version}-{delay_ms}", name, version, delay_ms)
-
-    return make
-
-
-async def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def eventually() -> Callable[..., Any]:
-    """Await a condition, polled every 20 ms, failing after `timeout` seconds."""
-    return _eventually
