@@ -2,6 +2,7 @@
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from modelops_client.config import ClientSettings
 from modelops_client.http import ServiceClient
@@ -15,6 +16,15 @@ class MonitorClient:
     def __init__(self, settings: ClientSettings | None = None) -> None:
         s = settings or ClientSettings()
         self.api = ServiceClient(s.monitor_url, user=s.user, timeout_s=max(s.timeout_s, 600.0))
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> "MonitorClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a monitor; its baseline is summarised once, now."""
@@ -51,3 +61,16 @@ class MonitorClient:
     def report(self, monitor_id: str, run_id: str, kind: str = "report") -> bytes:
         """A run's HTML report (`report`, `evidently`) or JSON result (`result`)."""
         return self.api.request("GET", f"/v1/monitors/{monitor_id}/runs/{run_id}/{kind}").content
+
+    def plot(
+        self, monitor_id: str, feature: str, run_id: str | None = None, fmt: str = "html"
+    ) -> bytes:
+        """A feature's plot: baseline vs current in one run, or (no run) its drift score over
+        time; an HTML page (`html`) or the plotly figure (`json`)."""
+        name = quote(feature, safe="")
+        path = (
+            f"/v1/monitors/{monitor_id}/runs/{run_id}/plots/{name}"
+            if run_id
+            else f"/v1/monitors/{monitor_id}/plots/{name}"
+        )
+        return self.api.request("GET", path, params={"format": fmt}).content

@@ -1,10 +1,12 @@
 """What one service process holds: the bus, its database, its bucket and its outbox relay."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.nats import NatsRouter
@@ -29,6 +31,7 @@ from modelops_servicekit.outbox import OutboxRelay
 from modelops_servicekit.settings import HttpSettings, ServiceSettings
 
 E = TypeVar("E", bound=Event)
+log = structlog.get_logger(__name__)
 
 
 class Runtime:
@@ -130,15 +133,48 @@ def serve(app: object, http: HttpSettings) -> None:
     )
 
 
+Background = Callable[[], Coroutine[Any, Any, None]]
+"""A coroutine factory: one long-running loop of a service (a scheduler, a sweeper)."""
+
+
 @dataclass
 class Wiring:
     """What a service hands the runtime once its adapters are built."""
 
     router: NatsRouter | None = None
     outbox: Sequence[AsyncCollection[Document]] = field(default_factory=list)
+    background: Sequence[Background] = field(default_factory=list)
+    """Started as tasks once consumers and relay run; cancelled on shutdown, before the adapters
+    close. Each loop handles its own errors: one that ends early is logged, not restarted."""
 
 
 Wire = Callable[[Runtime, FastAPI], Awaitable[Wiring]]
+
+
+def _task_ended(task: "asyncio.Task[None]") -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("background_task_failed", task=task.get_name(), error=repr(error))
+    else:
+        log.warning("background_task_ended", task=task.get_name())
+
+
+@asynccontextmanager
+async def run_background(loops: Sequence[Background]) -> AsyncIterator[list["asyncio.Task[None]"]]:
+    """Run each loop as a task for the duration of the block; cancel and await them on exit."""
+    tasks = [
+        asyncio.create_task(loop(), name=getattr(loop, "__name__", "background")) for loop in loops
+    ]
+    for task in tasks:
+        task.add_done_callback(_task_ended)
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_service_app(
@@ -157,7 +193,8 @@ def create_service_app(
         async with runtime.open():
             wiring = await wire(runtime, app)
             await runtime.start(wiring.router, wiring.outbox)
-            yield
+            async with run_background(wiring.background):
+                yield
 
     app, metrics = service_app(settings.service, lifespan=lifespan, description=description)
     app.state.runtime = runtime

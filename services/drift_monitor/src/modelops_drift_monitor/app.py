@@ -1,27 +1,24 @@
 """Composition root of the drift monitor: the only module that builds adapters."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import structlog
 from fastapi import FastAPI
 
 import modelops_drift_monitor
-from modelops_drift_monitor import api, handlers, subscribers
+from modelops_drift_monitor import api, api_plots, handlers, subscribers
 from modelops_drift_monitor.app_deps import Deps
 from modelops_drift_monitor.repository import MongoMonitors, MongoRuns
 from modelops_drift_monitor.settings import DriftMonitorSettings
 from modelops_drift_monitor.sources import CollectorWindows, RegistryDatasets
 from modelops_servicekit.inbox import Inbox
-from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
+from modelops_servicekit.runtime import Runtime, Wire, Wiring, create_service_app
 
 log = structlog.get_logger(__name__)
 
 
-def _wire(settings: DriftMonitorSettings):  # type: ignore[no-untyped-def]  # returns a Wire
+def _wire(settings: DriftMonitorSettings) -> Wire:
     async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         monitors, runs = MongoMonitors(runtime.db), MongoRuns(runtime.db)
@@ -42,16 +39,25 @@ def _wire(settings: DriftMonitorSettings):  # type: ignore[no-untyped-def]  # re
         await monitors.ensure_indexes()
         await runs.ensure_indexes()
         app.state.deps = deps
-        return Wiring(router=subscribers.build_router(runtime, deps), outbox=[runs.collection])
+
+        async def monitor_schedules() -> None:
+            await run_schedules(deps, settings.schedule_tick_s)
+
+        return Wiring(
+            router=subscribers.build_router(runtime, deps),
+            outbox=[runs.collection],
+            background=[monitor_schedules],
+        )
 
     return wire
 
 
-async def _scheduler(app: FastAPI, tick_s: float) -> None:
+async def run_schedules(deps: Deps, tick_s: float) -> None:
+    """Every tick, run the monitors whose interval or cron time has come."""
     while True:
         await asyncio.sleep(tick_s)
         try:
-            await handlers.run_due(app.state.deps, datetime.now(UTC))
+            await handlers.run_scheduled(deps, datetime.now(UTC))
         except Exception as exc:  # one failed sweep must not stop the schedule
             log.warning("scheduled_runs_failed", error=repr(exc))
 
@@ -59,21 +65,9 @@ async def _scheduler(app: FastAPI, tick_s: float) -> None:
 def create_app(settings: DriftMonitorSettings) -> FastAPI:
     """The drift monitor's ASGI app."""
     description = str(modelops_drift_monitor.__doc__)
-    app = create_service_app(
-        settings, wire=_wire(settings), routers=[api.router], description=description
+    return create_service_app(
+        settings,
+        wire=_wire(settings),
+        routers=[api.router, api_plots.router],
+        description=description,
     )
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            task = asyncio.create_task(_scheduler(a, settings.schedule_tick_s))
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    app.router.lifespan_context = lifespan
-    return app

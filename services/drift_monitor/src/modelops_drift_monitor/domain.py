@@ -3,13 +3,14 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from modelops_contracts.events import DriftChecked, DriftDetected, Event, PerformanceDegraded
 from modelops_contracts.events.drift import FeatureDrift
 from modelops_contracts.types import ModelName, Severity, Version
 from modelops_drift_monitor.drift import DriftOptions, DriftResult, FeatureOptions
 from modelops_drift_monitor.performance import degradation
+from modelops_drift_monitor.schedule import valid_cron
 from modelops_drift_monitor.stattests import DEFAULT_THRESHOLDS
 
 Task = Literal["classification", "regression"]
@@ -72,12 +73,25 @@ class CreateMonitor(BaseModel):
     performance_metric: str = "accuracy"
     baseline_metrics: dict[str, float] = Field(default_factory=dict)
     schedule_interval_s: int | None = Field(default=None, ge=10)
+    schedule_cron: str | None = Field(default=None, examples=["*/15 * * * *", "0 6 * * 1-5"])
+    """Cron expression in UTC (5 fields, or 6 with seconds); exclusive with the interval."""
     on_window_closed: bool = True
     window_s: int = Field(default=3600, ge=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     severity: Severity = Severity.WARNING
     max_rows: int = Field(default=1_000_000, ge=100)
     seed: int = 42
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else valid_cron(value)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "CreateMonitor":
+        if self.schedule_interval_s is not None and self.schedule_cron is not None:
+            raise ValueError("give schedule_interval_s or schedule_cron, not both")
+        return self
 
 
 def drift_options(monitor: CreateMonitor, features: list[str]) -> DriftOptions:

@@ -7,11 +7,13 @@ A window larger than `max_rows` is sampled reproducibly (seeded; the sample size
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]  # no type information shipped
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
 
+from modelops_drift_monitor import distributions
 from modelops_drift_monitor import stattests as st
 from modelops_drift_monitor.baseline import Baseline, category_counts, finite_sorted
 from modelops_drift_monitor.quality import ColumnQuality, column_quality
@@ -51,6 +53,7 @@ class ColumnDrift:
     current_rows: int
     quality: ColumnQuality | None = None
     error: str | None = None
+    distribution: dict[str, Any] | None = None
 
 
 @dataclass
@@ -88,31 +91,37 @@ def _union_unique(ref_unique: int, ref_keys: set[float], cur: st.Floats) -> int:
     return len(ref_keys | set(cur_unique.tolist()))
 
 
-def _numerical(
-    baseline: Baseline, name: str, col: pa.ChunkedArray, opt: FeatureOptions
-) -> tuple[str, float, int]:
+Tested = tuple[str, float, int, dict[str, Any]]  # test, score, current rows, distribution
+
+
+def _numerical(baseline: Baseline, name: str, col: pa.ChunkedArray, opt: FeatureOptions) -> Tested:
     stats = baseline.columns[name]
     ref, cur = baseline.values(name), finite_sorted(col)
     if cur.size == 0 or ref.size == 0:
         raise ValueError("empty column after dropping nulls")
-    ref_keys = set(np.unique(ref).tolist()) if stats.unique <= st.CATEGORICAL_UNIQUE else set()
-    test = opt.test or st.default_test(
-        "numerical", ref.size, _union_unique(stats.unique, ref_keys, cur)
-    )
+    test, score = _numerical_test(ref, cur, stats.unique, stats.std, opt)
+    return test, score, int(cur.size), distributions.numerical(ref, cur, stats.unique)
+
+
+def _numerical_test(
+    ref: st.Floats, cur: st.Floats, unique: int, std: float, opt: FeatureOptions
+) -> tuple[str, float]:
+    ref_keys = set(np.unique(ref).tolist()) if unique <= st.CATEGORICAL_UNIQUE else set()
+    test = opt.test or st.default_test("numerical", ref.size, _union_unique(unique, ref_keys, cur))
     if test == "wasserstein":
-        return test, st.wasserstein_norm(ref, cur, stats.std), int(cur.size)
+        return test, st.wasserstein_norm(ref, cur, std)
     if test == "ks":
-        return test, st.ks_pvalue(ref, cur), int(cur.size)
+        return test, st.ks_pvalue(ref, cur)
     if test in ("chisquare", "z"):
         fn = st.chisquare_pvalue if test == "chisquare" else st.z_pvalue
-        return test, fn(st.value_counts(ref), st.value_counts(cur)), int(cur.size)
-    p, q = st.binned(ref, cur, stats.unique)
-    return test, st.from_fractions(test, p, q), int(cur.size)
+        return test, fn(st.value_counts(ref), st.value_counts(cur))
+    p, q = st.binned(ref, cur, unique)
+    return test, st.from_fractions(test, p, q)
 
 
 def _categorical(
     baseline: Baseline, name: str, col: pa.ChunkedArray, opt: FeatureOptions
-) -> tuple[str, float, int]:
+) -> Tested:
     stats = baseline.columns[name]
     ref: st.Counts = baseline.counts(name)
     cur: st.Counts = category_counts(col, stats.key_type)
@@ -123,12 +132,13 @@ def _categorical(
         raise ValueError(f"{opt.test} needs a numerical column")
     union = len(set(ref) | set(cur))
     test = opt.test or st.default_test("categorical", stats.count, union)
+    shares = distributions.categorical(ref, cur)
     if test == "chisquare":
-        return test, st.chisquare_pvalue(ref, cur), n_cur
+        return test, st.chisquare_pvalue(ref, cur), n_cur, shares
     if test == "z":
-        return test, st.z_pvalue(ref, cur), n_cur
+        return test, st.z_pvalue(ref, cur), n_cur, shares
     r, c = st.aligned(ref, cur)
-    return test, st.from_fractions(test, r / r.sum(), c / c.sum()), n_cur
+    return test, st.from_fractions(test, r / r.sum(), c / c.sum()), n_cur, shares
 
 
 def check_column(
@@ -139,7 +149,7 @@ def check_column(
     quality = column_quality(stats, col, baseline)
     try:
         run = _numerical if stats.kind == "numerical" else _categorical
-        test, score, n_cur = run(baseline, name, col, opt)
+        test, score, n_cur, shares = run(baseline, name, col, opt)
     except (ValueError, pa.ArrowInvalid) as exc:
         return ColumnDrift(
             name,
@@ -156,7 +166,7 @@ def check_column(
     threshold = opt.threshold if opt.threshold is not None else st.DEFAULT_THRESHOLDS[test]
     verdict = st.drifted(test, score, threshold)
     return ColumnDrift(
-        name, stats.kind, test, score, threshold, verdict, stats.count, n_cur, quality
+        name, stats.kind, test, score, threshold, verdict, stats.count, n_cur, quality, None, shares
     )
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,8 @@ def evaluate(
     features = domain.watched(
         monitor, list(doc["baseline_columns"]) + list(doc["baseline_skipped"])
     )
-    drift = check_drift(baseline, current, domain.drift_options(monitor, features))
+    options = replace(domain.drift_options(monitor, features), workers=workers)
+    drift = check_drift(baseline, current, options)
     perf = performance_of(monitor, current)
     quality = domain.quality_breaches(monitor, drift)
     return Outcome(drift, reports.result_json(drift, perf, quality))

@@ -4,20 +4,24 @@ import asyncio
 import json
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
+import structlog
 
 from modelops_contracts.events import CollectionWindowClosed
-from modelops_drift_monitor import domain, evaluation
+from modelops_drift_monitor import domain, evaluation, schedule
 from modelops_drift_monitor.app_deps import Deps
 from modelops_drift_monitor.baseline import build_baseline, load_baseline, save_baseline
-from modelops_servicekit.errors import Invalid
+from modelops_drift_monitor.ports import Monitors
+from modelops_servicekit.errors import Invalid, NotFound
 from modelops_servicekit.outbox import with_outbox
 
 Document = dict[str, Any]
+log = structlog.get_logger(__name__)
 
 
 def _open(paths: list[Path]) -> pads.Dataset:
@@ -131,10 +135,9 @@ async def run_monitor(
         "sample_size": outcome.drift.sample_size,
         "report_uri": report_uri,
         "keys": keys,
-        "scores": {
-            f.feature: outcome.result["features"][i]["score"]
-            for i, f in enumerate(outcome.drift.features)
-        },
+        "scores": {f["feature"]: f["score"] for f in outcome.result["features"]},
+        "thresholds": {f["feature"]: f["threshold"] for f in outcome.result["features"]},
+        "tests": {f["feature"]: f["test"] for f in outcome.result["features"]},
         "events": [e.subject for e in events],
     }
     await deps.runs.insert(with_outbox(run, events))
@@ -159,19 +162,50 @@ async def on_window_closed(deps: Deps, event: CollectionWindowClosed) -> None:
             )
 
 
-async def run_due(deps: Deps, now: datetime) -> int:
-    """Run the monitors whose schedule interval has elapsed; how many ran."""
+async def run_due(
+    monitors: Monitors, now: datetime, run: Callable[[str], Awaitable[Document | None]]
+) -> int:
+    """Run (with `run`) the monitors whose interval or cron time has come; how many ran.
+
+    Each due monitor is claimed first (last_run_at moved to `now` only if unchanged), so one
+    replica runs it; an empty window or a failed run waits for the next scheduled time.
+    """
     ran = 0
-    for doc in await deps.monitors.list():
-        interval = doc.get("schedule_interval_s")
-        last = doc.get("last_run_at")
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if interval and (last is None or now - last >= timedelta(seconds=interval)):
-            await run_monitor(deps, doc["_id"], trigger="schedule")
-            ran += 1
+    for doc in await monitors.list():
+        if not schedule.is_due(doc, now):
+            continue
+        if not await monitors.claim_run(doc["_id"], doc.get("last_run_at"), now):
+            continue
+        try:
+            done = await run(doc["_id"])
+        except Exception as exc:  # one broken monitor must not stop the others' schedules
+            log.warning("scheduled_run_failed", monitor_id=doc["_id"], error=repr(exc))
+            continue
+        if done is None:
+            log.info("scheduled_run_skipped", monitor_id=doc["_id"], reason="empty window")
+        ran += 1
     return ran
+
+
+async def run_scheduled(deps: Deps, now: datetime) -> int:
+    """One sweep of the scheduler: due monitors run on their latest window."""
+
+    async def run(monitor_id: str) -> Document | None:
+        return await run_monitor(deps, monitor_id, trigger="schedule")
+
+    return await run_due(deps.monitors, now, run)
 
 
 def result_bytes(result: dict[str, Any]) -> bytes:
     return json.dumps(result, default=str).encode()
+
+
+async def run_result(deps: Deps, monitor_id: str, run_id: str) -> Document:
+    """A run's full JSON result (per-feature tests, distributions, quality, performance)."""
+    doc = await deps.runs.get(monitor_id, run_id)
+    key = doc.get("keys", {}).get("result")
+    if key is None:
+        raise NotFound(f"run {run_id} has no result")
+    chunks = [chunk async for chunk in deps.objects.get_stream(key)]
+    result: Document = json.loads(b"".join(chunks))
+    return result

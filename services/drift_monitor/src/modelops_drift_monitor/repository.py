@@ -36,6 +36,13 @@ class MongoMonitors:
     async def set_last_run(self, monitor_id: str, at: datetime) -> None:
         await self.collection.update_one({"_id": monitor_id}, {"$set": {"last_run_at": at}})
 
+    async def claim_run(self, monitor_id: str, previous: datetime | None, at: datetime) -> bool:
+        """Move last_run_at from `previous` to `at`; False when another replica moved it first."""
+        result = await self.collection.update_one(
+            {"_id": monitor_id, "last_run_at": previous}, {"$set": {"last_run_at": at}}
+        )
+        return result.modified_count == 1
+
 
 class MongoRuns:
     """Runs of monitors, newest first; each carries its events until relayed."""

@@ -22,7 +22,7 @@ def _check(resp: httpx.Response, what: str) -> None:
 async def _download(
     client: httpx.AsyncClient, url: str, path: Path, what: str, params: dict[str, str] | None = None
 ) -> bool:
-    async with client.stream("GET", url, params=params) as resp:
+    async with client.stream("GET", url, params=params, follow_redirects=True) as resp:
         if resp.status_code == 204:
             return False
         if resp.status_code >= 400:
