@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -125,22 +126,47 @@ def behind_gateway(
     return model, gateway
 
 
-def overhead(
-    levels: list[int], seconds: float, tmp: Path
-) -> list[tuple[int, LoadResult, LoadResult]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Point:
+    """One concurrency level: both paths, and the server core's CPU per request on each."""
+
+    concurrency: int
+    direct: LoadResult
+    via: LoadResult
+    direct_us: float
+    """model server CPU per request, direct"""
+    via_us: float
+    """model server + gateway CPU per request, through the gateway"""
+
+
+def measured(url: str, c: int, seconds: float, pids: list[int]) -> tuple[LoadResult, float]:
+    """Load one URL; returns the result and the CPU microseconds per request of `pids`."""
+    run_load(url, BODY, c, 1.0, LOAD_CORE)  # warm-up
+    before = sum(cpu_seconds(p) for p in pids)
+    result = run_load(url, BODY, c, seconds, LOAD_CORE)
+    used = sum(cpu_seconds(p) for p in pids) - before
+    requests = result.rps * seconds
+    return result, 1e6 * used / requests if requests else float("nan")
+
+
+def overhead(levels: list[int], seconds: float, tmp: Path) -> list[Point]:
     """The tiny model direct and through the gateway, at each concurrency."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
         model, gateway = behind_gateway(write_model(tmp), tmp, procs, "tiny")
         score = gateway + "/endpoints/bench/score"
-        rows = []
+        points = []
         for c in levels:
-            run_load(model + "/score", BODY, c, 1.0, LOAD_CORE)  # warm-up
-            direct = run_load(model + "/score", BODY, c, seconds, LOAD_CORE)
-            run_load(score, BODY, c, 1.0, LOAD_CORE)
-            via = run_load(score, BODY, c, seconds, LOAD_CORE)
-            rows.append((c, direct, via))
-        return rows
+            direct, direct_us = measured(model + "/score", c, seconds, [procs[0].pid])
+            via, via_us = measured(score, c, seconds, [procs[0].pid, procs[1].pid])
+            points.append(Point(c, direct, via, direct_us, via_us))
+        return points
     finally:
         stop_all(procs)
 
@@ -202,17 +228,26 @@ def main() -> None:
         print_e2e(e2e)
 
 
-def print_table(rows: list[tuple[int, LoadResult, LoadResult]]) -> None:
+def print_table(points: list[Point]) -> None:
     head = (f"{'conc':>5} | {'direct rps':>10} {'p50 ms':>7} {'p99 ms':>7} | "
             f"{'gateway rps':>11} {'p50 ms':>7} {'p99 ms':>7} | "
-            f"{'p50 +ms':>7} {'tput %':>6} {'err':>4}")  # fmt: skip
+            f"{'p50 +ms':>7} {'tput %':>6} {'err':>4} | {'cpu us/req direct':>17} "
+            f"{'via':>5} {'cpu %':>6}")  # fmt: skip
     print(head)
     print("-" * len(head))
-    for c, d, g in rows:
+    for p in points:
+        d, g = p.direct, p.via
         share = 100 * g.rps / d.rps if d.rps else float("nan")
-        print(f"{c:>5} | {d.rps:>10.0f} {d.p50_ms:>7.3f} {d.p99_ms:>7.3f} | "
+        cpu_share = 100 * p.direct_us / p.via_us
+        print(f"{p.concurrency:>5} | {d.rps:>10.0f} {d.p50_ms:>7.3f} {d.p99_ms:>7.3f} | "
               f"{g.rps:>11.0f} {g.p50_ms:>7.3f} {g.p99_ms:>7.3f} | "
-              f"{g.p50_ms - d.p50_ms:>7.3f} {share:>6.1f} {d.errors + g.errors:>4}")  # fmt: skip
+              f"{g.p50_ms - d.p50_ms:>7.3f} {share:>6.1f} {d.errors + g.errors:>4} | "
+              f"{p.direct_us:>17.1f} {p.via_us:>5.0f} {cpu_share:>6.1f}")  # fmt: skip
+    print(
+        "\ncpu us/req: the server core's CPU per request (model server; model server + gateway);"
+        "\ncpu %: the throughput share through the gateway once the server core is the limit."
+        "\ngoals: p50 overhead < 1 ms; throughput through the gateway >= 70% of direct."
+    )
 
 
 def print_e2e(results: list[tuple[str, int, LoadResult]]) -> None:
