@@ -5,25 +5,19 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from urllib.parse import urlsplit
 
-import aiohttp
 import aiosmtplib
 
 from modelops_notifier.domain import Target, now, parse_retry_after
-from modelops_notifier.netguard import (
-    AddressPolicy,
-    forbidden_reason,
-    guarded_session,
-    literal_host,
-)
+from modelops_notifier.http_pool import TargetPool
+from modelops_notifier.netguard import AddressPolicy, forbidden_reason
 from modelops_notifier.ports import Doc
 from modelops_notifier.settings import DeliverySettings, SmtpSettings
 from modelops_notifier.signing import webhook_headers
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 USER_AGENT = "modelops-notifier/0.1"
-RESERVED_HEADERS = {"content-type", "content-length", "host", "user-agent"}
+RESERVED_HEADERS = {"content-type", "content-length", "host", "user-agent", "transfer-encoding"}
 
 
 @dataclass
@@ -39,51 +33,37 @@ class AttemptResult:
 
 
 class Channels:
-    """Keep-alive HTTP/1.1 pools per target (subscription or alert rule) and the SMTP sender.
-
-    aiohttp (C parser) rather than httpx: an attempt costs a fraction of the Python calls,
-    which is what bounds the delivery rate on a small, busy machine.
-    """
+    """Keep-alive HTTP/1.1 pools per target (subscription or alert rule) and the SMTP sender."""
 
     def __init__(
         self, policy: AddressPolicy, settings: DeliverySettings, smtp: SmtpSettings
     ) -> None:
         self._policy, self._settings, self._smtp = policy, settings, smtp
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._literals_ok: set[str] = set()  # IP-literal hosts the policy allowed (fixed)
+        self._pools: dict[str, TargetPool] = {}
         self._tls = ssl.create_default_context()  # one CA load, shared by every target's pool
 
-    def _session(self, key: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(key)
-        if session is None or session.closed:
-            session = guarded_session(
+    def _pool(self, key: str) -> TargetPool:
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = TargetPool(
                 self._policy,
-                pool_size=self._settings.per_target_concurrency,
-                timeout_s=self._settings.timeout_s,
+                size=self._settings.per_target_concurrency,
                 connect_timeout_s=self._settings.connect_timeout_s,
                 tls=self._tls,
+                snippet_limit=self._settings.response_snippet_chars,
             )
-            self._sessions[key] = session
-        return session
-
-    async def _check_literal(self, url: str) -> None:
-        """IP literals bypass aiohttp's resolver: check them here (the answer never changes)."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if host in self._literals_ok or not literal_host(host):
-            return
-        await self._policy.checked_addresses(host, parts.port or 0)
-        self._literals_ok.add(host)
+            self._pools[key] = pool
+        return pool
 
     async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
     async def webhook(self, doc: Doc, target: Target) -> AttemptResult:
         body: str = doc["body"]
         signed = webhook_headers(target.secrets, doc["_id"], int(time.time()), body)
-        custom = {k: v for k, v in target.headers.items() if k.lower() not in RESERVED_HEADERS}
+        custom = {k: v for k, v in target.headers.items() if _allowed_header(k, v)}
         headers = {**custom, "content-type": CLOUDEVENTS_JSON, "user-agent": USER_AGENT, **signed}
         return await self._post(target.id, target.url, body, headers)
 
@@ -93,27 +73,16 @@ class Channels:
 
     async def _post(self, key: str, url: str, body: str, headers: dict[str, str]) -> AttemptResult:
         started = time.perf_counter()
-        limit = self._settings.response_snippet_chars
         try:
             async with asyncio.timeout(self._settings.timeout_s):
-                await self._check_literal(url)
-                async with self._session(key).post(
-                    url, data=body.encode(), headers=headers, allow_redirects=False
-                ) as resp:
-                    snippet = b""
-                    while len(snippet) < limit:
-                        chunk = await resp.content.read(limit - len(snippet))
-                        if not chunk:
-                            break
-                        snippet += chunk
-                    status, retry_after = resp.status, resp.headers.get("retry-after")
+                response = await self._pool(key).post(url, body.encode(), headers)
         except Exception as exc:  # every failure of one attempt is recorded, none escapes
             return _failure(exc, started)
         return AttemptResult(
-            status_code=status,
+            status_code=response.status,
             latency_ms=(time.perf_counter() - started) * 1000,
-            response=snippet[:limit].decode("utf-8", errors="replace"),
-            retry_after=parse_retry_after(retry_after, now()),
+            response=response.snippet.decode("utf-8", errors="replace"),
+            retry_after=parse_retry_after(response.retry_after, now()),
         )
 
     async def email(self, doc: Doc) -> AttemptResult:
@@ -148,3 +117,10 @@ def _failure(exc: BaseException, started: float) -> AttemptResult:
     if isinstance(exc, TimeoutError):
         return AttemptResult(None, latency, error=f"timeout: {exc!r}")
     return AttemptResult(None, latency, error=repr(exc)[:500])
+
+
+def _allowed_header(name: str, value: str) -> bool:
+    """Custom headers may not replace ours nor break the request's framing."""
+    if name.lower() in RESERVED_HEADERS or name.lower().startswith("webhook-"):
+        return False
+    return not any(c in name + value for c in "\r\n") and ":" not in name

@@ -1,72 +1,33 @@
-"""The delivery worker pool: per-target lanes, leases, retries and batched completion."""
+"""The delivery worker pool: an event's deliveries attempted from memory on per-target lanes.
+
+New deliveries never wait for a write: they go to their target's lane at once, and the event is
+committed (then acked) with their outcomes; only deliveries that must wait are stored in the
+queue (commits.py), from which retries come back (retries.py).
+"""
 
 import asyncio
 import contextlib
-import contextvars
-from collections import deque
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 
 import structlog
 
 from modelops_notifier.channels import AttemptResult, Channels
+from modelops_notifier.commits import Committer
+from modelops_notifier.delivery_store import EPOCH
 from modelops_notifier.directory import Directory
-from modelops_notifier.domain import (
-    Outcome,
-    Status,
-    classify,
-    due_at,
-    fan_members,
-    next_delay,
-    now,
-    slim_members,
-)
+from modelops_notifier.domain import Outcome, Status, due_at, now
+from modelops_notifier.lanes import Fanout, Job, Lane
+from modelops_notifier.outcomes import add_attempt, finish, judge, retry_fields
 from modelops_notifier.ports import Deliveries, Doc, Subscriptions
+from modelops_notifier.retries import RetryQueue
 from modelops_notifier.settings import DeliverySettings
+from modelops_servicekit.errors import Unavailable
 
 log = structlog.get_logger(__name__)
-FLUSH_MAX = 200  # finished deliveries per history write
-
-
-class Lane:
-    """One target's deliveries: at most `limit` in flight, never waiting on other targets."""
-
-    def __init__(
-        self, limit: int, run: Callable[[Doc], Awaitable[None]], tasks: set[asyncio.Task[None]]
-    ) -> None:
-        self._queue: deque[Doc] = deque()
-        self._limit, self._run, self._tasks = limit, run, tasks
-        self.running = 0
-
-    def push(self, doc: Doc) -> None:
-        self._queue.append(doc)
-        while self.running < self._limit and self.running < len(self._queue):
-            self.running += 1
-            task = asyncio.create_task(self._drain(), context=contextvars.Context())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                await self._run(self._queue.popleft())
-        finally:
-            self.running -= 1
-
-
-def _attempt_record(result: AttemptResult, at: datetime, outcome: Outcome) -> Doc:
-    return {
-        "at": at,
-        "status_code": result.status_code,
-        "latency_ms": round(result.latency_ms, 2),
-        "response": result.response,
-        "error": result.error,
-        "outcome": str(outcome),
-    }
+STOP_GRACE_S = 1.0  # in-flight attempts may finish this long when stopping (leases cover them)
 
 
 class Dispatcher:
-    """Claims due deliveries, attempts them and records every attempt in MongoDB."""
+    """Attempts deliveries, one lane per target, and settles each attempt's outcome."""
 
     def __init__(
         self,
@@ -81,268 +42,181 @@ class Dispatcher:
         self._channels, self._settings, self.owner = channels, settings, owner
         self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._finished: list[Doc] = []
-        self._fanouts: dict[str, int] = {}  # fan-out document -> members not yet resolved
-        self._resolved_fanouts: list[str] = []
-        self._wake = asyncio.Event()
-        self._flushed = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
         self._loops: list[asyncio.Task[None]] = []
         self.in_flight = 0
+        self.queue = RetryQueue(deliveries, settings, owner, self._submit, lambda: self.in_flight)
+        self._commits = Committer(deliveries, settings, owner, self._slow, self.queue.due_in)
 
     # -- intake -------------------------------------------------------------------------------
-    def lease(self, doc: Doc, at: datetime) -> Doc:
-        """Mark a new delivery as claimed by this process (it is attempted at once)."""
-        doc.update(lease_owner=self.owner, lease_token=doc["_id"] + ":0")
-        doc["lease_until"] = at + timedelta(seconds=self._settings.lease_s)
+    async def deliver(self, event_id: str, docs: list[Doc]) -> None:
+        """Attempt an event's deliveries now; return once their outcomes (or waits) are stored."""
+        self._commits.ensure_open()
+        fan = Fanout(event_id, [Job(doc) for doc in docs])
+        for job in fan.jobs:
+            job.fan = fan
+            target = self._directory.targets.get(job.doc["subscription_id"])
+            if target is not None and target.paused:  # held until resumed: stored at commit
+                job.doc.update(next_attempt_at=due_at(now(), self._settings.paused_recheck_s))
+                job.doc["held"] = job.settled = True
+            else:
+                fan.open += 1
+                self._submit(job)
+        self._commits.track(fan)
+        await asyncio.shield(fan.committed)
+
+    async def attempt_now(self, doc: Doc) -> Doc:
+        """One attempt right now, awaited and recorded (the `webhook test` ping)."""
+        self.in_flight += 1
+        await self._attempt(Job(doc))
         return doc
 
-    def submit(self, doc: Doc) -> None:
-        """Attempt a delivery this process holds the lease of."""
+    def kick(self) -> None:
+        self.queue.kick()
+
+    def _submit(self, job: Job) -> None:
         self.in_flight += 1
-        key = doc["subscription_id"]
+        key = job.doc["subscription_id"]
         lane = self._lanes.get(key)
         if lane is None:
             lane = Lane(self._settings.per_target_concurrency, self._attempt, self._tasks)
             self._lanes[key] = lane
-        lane.push(doc)
+        lane.push(job)
 
-    def fanout(self, event_id: str, docs: list[Doc], at: datetime) -> Doc:
-        """One queue document holding every delivery of an event, leased to this process.
-
-        FerretDB scans a collection for anything but `_id`: one document per event (instead of
-        one per delivery) keeps the queue, its scans and its deletes N times smaller.
-        """
-        body, members = slim_members(docs)
-        fan = {"_id": f"fan_{event_id}", "fanout": True, "body": body, "deliveries": members}
-        fan.update(next_attempt_at=at, created_at=at)
-        return self.lease(fan, at)
-
-    def submit_fanout(self, fan: Doc, members: list[Doc]) -> None:
-        """Attempt the members of a fan-out document; it is dropped once all are resolved."""
-        if not members:
-            self._resolved_fanouts.append(fan["_id"])
-            return
-        self._fanouts[fan["_id"]] = len(members)
-        for doc in members:
-            doc.update(fanout_id=fan["_id"], lease_token=fan["lease_token"])
-            doc["lease_until"] = fan["lease_until"]
-            self.submit(doc)
-
-    def _resolved(self, doc: Doc) -> None:
-        fan_id = doc.get("fanout_id")
-        if fan_id is None or fan_id not in self._fanouts:
-            return
-        self._fanouts[fan_id] -= 1
-        if self._fanouts[fan_id] == 0:
-            del self._fanouts[fan_id]
-            self._resolved_fanouts.append(fan_id)
-
-    def kick(self) -> None:
-        """Look for due deliveries now (a retry fell due, a subscription was resumed)."""
-        self._wake.set()
-
-    async def attempt_inline(self, doc: Doc) -> Doc:
-        """One attempt right now, awaited (the `webhook test` ping); returns the delivery."""
-        self.in_flight += 1
-        await self._attempt(doc)
-        await self.flush()
-        return await self._deliveries.get(doc["_id"]) or doc
+    def _slow(self, job: Job, at: float) -> bool:
+        lane = self._lanes.get(job.doc["subscription_id"])
+        return lane is not None and lane.slow(at, self._settings.slow_after_s)
 
     # -- one attempt --------------------------------------------------------------------------
-    async def _attempt(self, doc: Doc) -> None:
+    async def _attempt(self, job: Job) -> None:
         try:
-            await self._attempt_once(doc)
+            if job.stored and not await self.queue.keep_lease(job.doc):
+                log.info("delivery_lease_lost", delivery_id=job.doc["_id"])
+                return
+            await self._attempt_once(job)
         except Exception as exc:  # Mongo down mid-attempt: the lease expires, it is retried
-            log.exception("delivery_attempt_crashed", delivery_id=doc["_id"], error=repr(exc))
+            log.exception("delivery_attempt_crashed", delivery_id=job.doc["_id"], error=repr(exc))
         finally:
             self.in_flight -= 1
 
-    async def _attempt_once(self, doc: Doc) -> None:
-        at = now()
-        margin = timedelta(seconds=self._settings.timeout_s + 5)
-        renew_to = at + timedelta(seconds=self._settings.lease_s)
-        if doc["lease_until"] - at < margin and not await self._renew(doc, renew_to):
-            log.info("delivery_lease_lost", delivery_id=doc["_id"])
-            return
+    async def _attempt_once(self, job: Job) -> None:
+        doc = job.doc
         if doc["kind"] == "webhook":
             target = self._directory.targets.get(doc["subscription_id"])
             if target is None or target.disabled:
                 reason = "subscription deleted" if target is None else "subscription disabled"
-                self._finish(doc, Status.DEAD_LETTER, at, reason)
+                await self._settle(job, Status.DEAD_LETTER, reason)
                 return
             if target.paused:
-                hold = due_at(at, self._settings.paused_recheck_s)
-                await self._release(doc, {"next_attempt_at": hold, "held": True}, None)
-                if not self._directory.targets[target.id].paused:  # resumed meanwhile
-                    await self._deliveries.release_paused(target.id, now())
-                    self.kick()
+                await self._hold(job, target.id)
                 return
             result = await self._channels.webhook(doc, target)
         elif doc["kind"] == "slack":
             result = await self._channels.slack(doc)
         else:
             result = await self._channels.email(doc)
-        await self._record(doc, result, now())
+        await self._record(job, result)
 
-    async def _renew(self, doc: Doc, until: datetime) -> bool:
-        """Extend the lease (of the fan-out document, for one of its members)."""
-        holder = {"_id": doc.get("fanout_id") or doc["_id"], "lease_token": doc["lease_token"]}
-        if not await self._deliveries.renew(holder, until):
-            return False
-        doc["lease_until"] = until
-        return True
-
-    async def _record(self, doc: Doc, result: AttemptResult, at: datetime) -> None:
-        outcome = Outcome.FAILED if result.refused else classify(result.status_code)
-        attempt = _attempt_record(result, at, outcome)
-        emit = log.debug if outcome is Outcome.DELIVERED else log.info  # 2 000/s: keep quiet
+    async def _record(self, job: Job, result: AttemptResult) -> None:
+        at = now()
+        verdict = judge(job.doc, result, at, self._settings)
+        emit = log.debug if verdict.outcome is Outcome.DELIVERED else log.info  # keep quiet
         emit(
             "delivery_attempted",
-            delivery_id=doc["_id"],
-            outcome=str(outcome),
+            delivery_id=job.doc["_id"],
+            outcome=str(verdict.outcome),
             status_code=result.status_code,
             latency_ms=round(result.latency_ms, 2),
         )
-        if outcome is Outcome.RETRY:
-            made = doc.get("series_attempts", 0) + 1
-            delay = (
-                None
-                if made >= doc.get("max_attempts", 1 << 30)
-                else next_delay(
-                    made,
-                    self._settings.retry_schedule_s,
-                    jitter=self._settings.jitter,
-                    retry_after=result.retry_after,
-                    max_retry_after=self._settings.max_retry_after_s,
-                )
-            )
-            if delay is not None:
-                await self._retry_later(doc, attempt, delay, at)
-                return
-        if outcome is Outcome.GONE:
-            await self._disable(doc["subscription_id"], at)
-        self._add_attempt(doc, attempt)
-        status = Status.DELIVERED if outcome is Outcome.DELIVERED else Status.DEAD_LETTER
-        self._finish(doc, status, at, result.error)
+        if verdict.gone:
+            await self._disable(job.doc["subscription_id"])
+        if verdict.status is None:
+            assert verdict.delay is not None
+            fields = retry_fields(verdict.attempt, at, verdict.delay)
+            await self._wait(job, fields, verdict.attempt, verdict.delay)
+            return
+        add_attempt(job.doc, verdict.attempt)
+        await self._settle(job, verdict.status, result.error)
 
-    async def _retry_later(self, doc: Doc, attempt: Doc, delay: float, at: datetime) -> None:
-        fields = {
-            "next_attempt_at": due_at(at, delay),
-            "last_status_code": attempt["status_code"],
-            "last_error": attempt["error"],
-        }
-        if await self._release(doc, fields, attempt):
-            asyncio.get_running_loop().call_later(delay, self._wake.set)
-        else:
-            log.info("delivery_lease_lost", delivery_id=doc["_id"])
+    # -- outcomes -----------------------------------------------------------------------------
+    async def _in_memory(self, job: Job) -> bool:
+        """True while the job's event is uncommitted: its outcome goes into the event record."""
+        fan = job.fan
+        if fan is None:
+            return False
+        if not fan.sealed:
+            return True
+        with contextlib.suppress(Exception):  # a failed commit orphans the job (it is redone)
+            await asyncio.shield(fan.committed)
+        job.fan = None
+        return False
 
-    async def _release(self, doc: Doc, fields: Doc, attempt: Doc | None) -> bool:
-        """Give a delivery back to the queue until `next_attempt_at` (with its attempt)."""
-        if doc.get("fanout_id") is None:
-            return await self._deliveries.reschedule(doc, fields, attempt)
-        split = await self._deliveries.split(doc, fields, attempt)
-        self._resolved(doc)
-        return split
+    async def _settle(self, job: Job, status: Status, error: str | None) -> None:
+        """A final outcome: into the event's record, or the history (and out of the queue)."""
+        finish(job.doc, status, now(), error)
+        if await self._in_memory(job):
+            self._settled(job)
+        elif job.stored and not job.orphan:
+            self.queue.finish(job.doc)
+        elif not job.orphan:
+            await self._deliveries.record([job.doc])  # the ping: recorded before it answers
 
-    async def _disable(self, subscription_id: str, at: datetime) -> None:
+    async def _wait(self, job: Job, fields: Doc, attempt: Doc | None, delay: float) -> None:
+        """Try again later: the event's commit stores it, or the queue document is updated."""
+        if await self._in_memory(job):
+            if attempt is not None:
+                add_attempt(job.doc, attempt)
+            job.doc.update(fields)
+            self._settled(job)
+        elif job.stored and not job.orphan:
+            await self.queue.reschedule(job.doc, fields, attempt, delay)
+        elif not job.orphan:
+            if attempt is not None:
+                add_attempt(job.doc, attempt)
+            job.doc.update(fields, lease_until=EPOCH, lease_token=None)
+            await self._deliveries.enqueue([job.doc])
+            self.queue.due_in(delay)
+
+    def _settled(self, job: Job) -> None:
+        job.settled = True
+        assert job.fan is not None
+        self._commits.settled(job.fan)
+
+    async def _hold(self, job: Job, subscription_id: str) -> None:
+        """A paused subscription keeps its deliveries until resumed."""
+        recheck = self._settings.paused_recheck_s
+        fields = {"next_attempt_at": due_at(now(), recheck), "held": True}
+        await self._wait(job, fields, None, recheck)
+        if job.stored and not self._directory.targets[subscription_id].paused:  # resumed
+            await self._deliveries.release_paused(subscription_id, now())
+            self.kick()
+
+    async def _disable(self, subscription_id: str) -> None:
         reason = "the target answered 410 Gone"
         await self._subs.update(
-            subscription_id, {"disabled": True, "disabled_reason": reason, "updated_at": at}
+            subscription_id, {"disabled": True, "disabled_reason": reason, "updated_at": now()}
         )
         log.warning("subscription_disabled", subscription_id=subscription_id, reason=reason)
         await self._directory.reload()
 
-    @staticmethod
-    def _add_attempt(doc: Doc, attempt: Doc) -> None:
-        doc.setdefault("attempts", []).append(attempt)
-        doc["attempt_count"] = doc.get("attempt_count", 0) + 1
-        doc["series_attempts"] = doc.get("series_attempts", 0) + 1
-        doc["last_status_code"] = attempt["status_code"]
-        doc["last_error"] = attempt["error"]
-
-    def _finish(self, doc: Doc, status: Status, at: datetime, error: str | None) -> None:
-        doc.update(status=str(status), completed_at=at, lease_token=None, lease_owner=None)
-        if status is Status.DEAD_LETTER:
-            doc["dead_letter_reason"] = error
-        self._finished.append(doc)
-        self._resolved(doc)
-
     # -- background loops ---------------------------------------------------------------------
     async def start(self) -> None:
         self._loops = [
-            asyncio.create_task(self._poll_loop()),
-            asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(self.queue.poll_loop()),
+            asyncio.create_task(self.queue.flush_loop()),
+            asyncio.create_task(self._commits.run()),
         ]
 
     async def stop(self) -> None:
         for task in self._loops:
             task.cancel()
+        self._commits.fail_open(Unavailable("the notifier is stopping"))
         pending = list(self._tasks)
         if pending:  # in-flight attempts get a short grace; their leases cover the rest
-            await asyncio.wait(pending, timeout=5)
+            await asyncio.wait(pending, timeout=STOP_GRACE_S)
         for task in self._loops + list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(Exception):
-            await self.flush()
+            await self.queue.flush()
         await self._channels.close()
-
-    async def flush(self) -> None:
-        """Write finished deliveries to the history and drop them from the queue.
-
-        Bounded writes let intake's group commits interleave on FerretDB's one writer. A
-        fan-out is dropped only after every delivery finished before it was resolved is written.
-        """
-        async with self._flush_lock:
-            while self._finished or self._resolved_fanouts:
-                cut = len(self._finished)
-                drop, self._resolved_fanouts = self._resolved_fanouts, []
-                try:
-                    while cut > 0:
-                        n = min(cut, FLUSH_MAX)
-                        await self._deliveries.finish(self._finished[:n], [])
-                        del self._finished[:n]  # only appended to meanwhile
-                        cut -= n
-                    if drop:
-                        await self._deliveries.finish([], drop)
-                except Exception:
-                    self._resolved_fanouts = drop + self._resolved_fanouts
-                    raise
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.flush_interval_s)
-            try:
-                await self.flush()
-            except Exception as exc:  # Mongo unavailable: keep the batch, try again
-                log.warning("delivery_flush_failed", error=repr(exc))
-                await asyncio.sleep(1.0)
-
-    async def _poll_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settings.poll_interval_s):
-                    await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self._claim_due()
-            except Exception as exc:  # Mongo unavailable: the next poll tries again
-                log.warning("delivery_poll_failed", error=repr(exc))
-
-    async def _claim_due(self) -> None:
-        while self.in_flight < self._settings.max_in_flight:
-            doc = await self._deliveries.claim_due(self.owner, now(), self._settings.lease_s)
-            if doc is None:
-                return
-            if doc.get("fanout"):
-                members = [
-                    d for d in fan_members(doc) if not await self._deliveries.exists(d["_id"])
-                ]
-                self.submit_fanout(doc, members)
-                continue
-            if await self._deliveries.is_finished(doc):
-                await self._deliveries.discard(doc["_id"])
-                continue
-            self.submit(doc)

@@ -213,10 +213,10 @@ def alert_text(rule_name: str, event_type: str, entity: str, data: dict[str, Any
 
 
 def slim_members(docs: list[dict[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
-    """A fan-out's shared body (its first delivery's) and copies of its deliveries without it.
+    """An event's shared body (its first delivery's) and copies of its deliveries without it.
 
-    Every webhook of an event has the same body: storing it once keeps the fan-out document,
-    its insert and every scan of the work queue many times smaller.
+    Every webhook of an event has the same body: storing it once keeps the event's history
+    record and its insert many times smaller.
     """
     if not docs:
         return None, []
@@ -226,6 +226,6 @@ def slim_members(docs: list[dict[str, Any]]) -> tuple[str | None, list[dict[str,
 
 
 def fan_members(fan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The deliveries of a stored fan-out document, each with its body."""
+    """The deliveries of a stored event record (`body` and `deliveries`), each with its body."""
     shared = fan.get("body")
     return [d if "body" in d else {**d, "body": shared} for d in fan["deliveries"]]

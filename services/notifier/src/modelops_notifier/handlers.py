@@ -22,7 +22,7 @@ from modelops_notifier.domain import (
     now,
 )
 from modelops_notifier.netguard import AddressPolicy, check_target
-from modelops_notifier.ports import AlertRules, Cooldowns, Deliveries, Doc, Intake, Subscriptions
+from modelops_notifier.ports import AlertRules, Cooldowns, Deliveries, Doc, Subscriptions
 from modelops_notifier.signing import new_secret
 from modelops_servicekit.errors import Conflict, Invalid, NotFound
 
@@ -37,7 +37,6 @@ class Notifier:
     rules: AlertRules
     cooldowns: Cooldowns
     deliveries: Deliveries
-    intake: Intake
     directory: Directory
     dispatcher: Dispatcher
     policy: AddressPolicy
@@ -68,7 +67,7 @@ def new_delivery(
 
 # -- fan-out ------------------------------------------------------------------------------------
 async def on_event(event: Event, n: Notifier) -> None:
-    """Insert one delivery per matching subscription (and alert), durably, before the ack."""
+    """One delivery per matching subscription (and alert), attempted and stored before the ack."""
     at = now()
     event_type, entity = event.event_type(), event.entity()
     data = event.model_dump(mode="json")
@@ -84,9 +83,8 @@ async def on_event(event: Event, n: Notifier) -> None:
         alert = await _alert_delivery(rule, event, data, at, n)
         if alert is not None:
             docs.append(alert)
-    fan = n.dispatcher.fanout(str(event.event_id), docs, at) if docs else None
-    if await n.intake.write(str(event.event_id), event.subject, fan) and fan is not None:
-        n.dispatcher.submit_fanout(fan, docs)
+    if docs:  # attempted at once; returns (and the event is acked) once stored
+        await n.dispatcher.deliver(str(event.event_id), docs)
 
 
 async def _alert_delivery(
@@ -203,10 +201,9 @@ async def send_test(sub_id: str, n: Notifier) -> Doc:
     doc["max_attempts"] = 1
     if sub.get("disabled"):
         raise Conflict("the subscription is disabled; enable it first")
-    inserted = await n.deliveries.enqueue([n.dispatcher.lease(doc, at)])
     if n.directory.targets.get(sub_id) is None:
         await n.directory.reload()
-    return await n.dispatcher.attempt_inline(inserted[0])
+    return await n.dispatcher.attempt_now(doc)
 
 
 # -- deliveries ---------------------------------------------------------------------------------
@@ -235,7 +232,7 @@ async def _requeue(docs: Sequence[Doc], n: Notifier) -> None:
     for doc in docs:
         again = {**doc, "status": str(Status.PENDING), "next_attempt_at": at, "series_attempts": 0}
         again.update(series=doc.get("series", 0) + 1, lease_until=at, lease_token=None)
-        for key in ("completed_at", "dead_letter_reason", "max_attempts"):
+        for key in ("completed_at", "dead_letter_reason", "max_attempts", "delivery_id"):
             again.pop(key, None)
         fresh.append(again)
     await n.deliveries.enqueue(fresh)

@@ -7,10 +7,8 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpcore
 import httpx
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from modelops_servicekit.errors import Invalid
 
@@ -155,77 +153,6 @@ def guarded_client(
     return httpx.AsyncClient(
         transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
     )
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver for webhook pools: every address of a new connection is checked.
-
-    aiohttp connects to the returned IP and keeps the URL's host name for SNI, certificate
-    checks and the Host header. IP literals never reach a resolver: `guarded_session` checks
-    them itself before each request (`ensure_literal_allowed`).
-    """
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        self._policy = policy
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        addresses = await self._policy.checked_addresses(host, port)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=a,
-                port=port,
-                family=socket.AF_INET6 if ":" in a else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for a in addresses
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
-def guarded_session(
-    policy: AddressPolicy,
-    *,
-    pool_size: int,
-    timeout_s: float,
-    connect_timeout_s: float,
-    tls: ssl.SSLContext,
-) -> aiohttp.ClientSession:
-    """An HTTP/1.1 keep-alive aiohttp session whose every new connection passes the policy.
-
-    No DNS cache: each new connection resolves and checks again (keep-alive reuses the
-    checked ones), so a name re-pointed at a private address is refused at connect time.
-    """
-    connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(policy),
-        use_dns_cache=False,
-        limit=pool_size,
-        limit_per_host=pool_size,
-        ssl=tls,
-        enable_cleanup_closed=False,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s),
-        cookie_jar=aiohttp.DummyCookieJar(),
-        auto_decompress=False,
-        trust_env=False,
-        skip_auto_headers=("Accept-Encoding",),
-    )
-
-
-def literal_host(host: str) -> bool:
-    """True when the URL's host is an IP literal (aiohttp does not resolve those)."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def forbidden_reason(exc: BaseException) -> str | None:

@@ -29,7 +29,15 @@ class DeliverySettings(BaseModel):
 
     Fetched one at a time: a batched fetch waits for a full batch when the bus is quiet."""
     max_in_flight: int = Field(default=2000, ge=1)
-    """Claimed deliveries held in memory at most, over all targets."""
+    """Stored deliveries claimed into memory at most, over all targets."""
+    hold_s: float = Field(default=3.0, gt=0)
+    """An event is acked once its deliveries settled, or after this long at most: the ones
+    still in flight then are stored as pending (leased to this process) first."""
+    slow_after_s: float = Field(default=0.5, gt=0)
+    """A target with an attempt in flight this long is slow: events stop waiting for it (its
+    deliveries are stored as pending), so it never holds back the others' acks."""
+    sweep_interval_s: float = Field(default=0.05, gt=0)
+    """How often uncommitted events are checked for `hold_s` and slow targets."""
     lease_s: float = Field(default=60.0, gt=0)
     """A claimed delivery is retried by any replica once its lease expires (longer than timeout)."""
     poll_interval_s: float = Field(default=5.0, gt=0)

@@ -1,5 +1,6 @@
 """Webhook delivery on the real stack: signed CloudEvents, retries, 410, Retry-After, guards."""
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -77,6 +78,8 @@ async def test_events_on_the_bus_are_delivered_signed_as_cloudevents(
         assert delivery["id"] == got.webhook_id
         assert delivery["attempts"][0]["status_code"] == 204
         assert delivery["attempts"][0]["latency_ms"] > 0
+        one = (await http.get(f"/v1/deliveries/{delivery['id']}")).json()
+        assert (one["status"], one["event_id"]) == ("delivered", str(wanted.event_id))
         assert len(receiver.received) == 1
 
 
@@ -217,6 +220,33 @@ async def test_ping_rotation_and_pause(
         assert "secret" not in listed[0]
         assert (await http.delete(f"/v1/subscriptions/{sub['id']}")).status_code == 204
         assert (await http.get(f"/v1/subscriptions/{sub['id']}")).status_code == 404
+
+
+async def test_a_target_that_never_answers_does_not_hold_back_the_others(
+    kit: "Kit", receiver: "Receiver", publisher: NatsEventPublisher
+) -> None:
+    loop = asyncio.get_running_loop()
+    silent = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)  # accepts, never answers
+    port = silent.sockets[0].getsockname()[1]
+    # two intake workers and a long hold: only not waiting for the silent target lets them on
+    settings = kit.settings(intake_workers=2, hold_s=60.0, timeout_s=60.0)
+    try:
+        async with kit.notifier(settings) as http:
+            await subscribe(http, receiver)
+            body = {"url": f"http://127.0.0.1:{port}/hook", "allow_insecure": True}
+            stuck = (await http.post("/v1/subscriptions", json=body)).json()
+            for v in range(1, 11):
+                await publisher.publish(kit.registered("churn", v))
+            await receiver.wait_for(lambda: len(receiver.ok()) == 10)
+
+            async def stored() -> bool:
+                params = {"subscription_id": stuck["id"], "status": "pending"}
+                r = await http.get("/v1/deliveries", params=params)
+                return len(r.json()["items"]) == 10
+
+            await kit.poll(stored)  # its deliveries wait in the queue, nothing lost
+    finally:
+        silent.close()
 
 
 @pytest.mark.parametrize(
