@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,10 +35,11 @@ def _window_doc(pending: Pending) -> Document:
 
 
 async def store(deps: Deps, pending: Pending) -> str:
-    """Write a partition's rows as one Parquet object (its key = its sequence range)."""
-    key = pending.key.object_key(pending.first_seq, pending.last_seq)
-    table = await asyncio.to_thread(records.to_table, pending.rows)
-    data = await asyncio.to_thread(records.parquet_bytes, table)
+    """Write a partition's rows as one Parquet object, named by the messages it holds (the same
+    messages stored again overwrite it; other messages never do)."""
+    tag = zlib.crc32(b",".join(b"%d" % s for s in sorted(d.seq for d in pending.deliveries)))
+    key = pending.key.object_key(pending.first_seq, pending.last_seq, f"{tag:08x}")
+    data = await asyncio.to_thread(lambda: records.parquet_bytes(records.to_table(pending.rows)))
     await deps.objects.put_bytes(key, data)
     if not await deps.windows.touch(_window_doc(pending), len(pending.rows)):
         log.warning("late_rows_after_close", window=pending.key.id, rows=len(pending.rows))

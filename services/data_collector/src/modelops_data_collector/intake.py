@@ -1,9 +1,10 @@
 """The predictions stream -> partition buffers -> Parquet, acknowledged only once stored.
 
-A batched JetStream pull consumer (nats-py, durable, shared by replicas). Every message is acked
-after the object holding its row is in the bucket; a failed write naks the partition's messages
-for redelivery. A redelivered message lands in an object again (its row is de-duplicated by
-request id on every read), so a crash loses nothing and duplicates nothing that is read back.
+A batched JetStream pull consumer (nats-py, durable, shared by replicas). A message (one request,
+or a batch of them in `more`) is acked after every object holding its rows is in the bucket; a
+failed write naks the partition's messages for redelivery. A redelivered message lands in an
+object again (its rows are de-duplicated by request id on every read), so a crash loses nothing
+and duplicates nothing that is read back.
 """
 
 import asyncio
@@ -36,9 +37,11 @@ class Intake:
         self._flushes: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_FLUSHES)
         self._task: asyncio.Task[None] | None = None
+        self._mean_size = 1024.0
         self.stored = 0
 
     async def start(self) -> None:
+        await asyncio.to_thread(records.warm_up)  # before the first flush, not during it
         bus, s = self._runtime.bus, self._settings
         js = self._runtime.broker.connection.jetstream()
         self._sub = await js.pull_subscribe(
@@ -68,11 +71,15 @@ class Intake:
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
 
+    def _batch(self) -> int:
+        """Messages per fetch: FETCH_BATCH, fewer when messages are large (FETCH_BYTES)."""
+        s = self._settings
+        return max(1, min(s.fetch_batch, int(s.fetch_bytes / max(self._mean_size, 1.0))))
+
     async def _run(self) -> None:
-        batch = self._settings.fetch_batch
         while True:
             try:
-                msgs = await self._sub.fetch(batch, timeout=0.25)
+                msgs = await self._sub.fetch(self._batch(), timeout=0.25)
             except (FetchTimeoutError, TimeoutError):
                 msgs = []
             except Exception as exc:  # connection trouble: retry, never stop pulling
@@ -82,17 +89,21 @@ class Intake:
             now = time.monotonic()
             for msg in msgs:
                 await self._take(msg, now)
+                await asyncio.sleep(0)  # a batch decodes for ms: let the HTTP API run between
+            if msgs:
+                size = sum(len(m.data) for m in msgs) / len(msgs)
+                self._mean_size = 0.8 * self._mean_size + 0.2 * size
             for pending in self._buffer.due(time.monotonic()):
                 await self._flush(pending)
 
     async def _take(self, msg: Msg, now: float) -> None:
+        seq = msg.metadata.sequence.stream
         try:
-            row = records.parse(msg.data, msg.metadata.sequence.stream)
+            rows = records.decode(msg.data, seq)
         except records.BadRecord as exc:
             await self._dead_letter(msg, str(exc))
             return
-        full = self._buffer.add(row, msg, len(msg.data), now)
-        if full is not None:
+        for full in self._buffer.add_message(rows, seq, msg, len(msg.data), now):
             await self._flush(full)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
@@ -126,9 +137,9 @@ class Intake:
             key = await handlers.store(self._deps, pending)
         except Exception as exc:  # not stored: JetStream delivers these messages again
             log.warning("flush_failed", partition=pending.key.id, error=repr(exc))
-            await _settle(pending.tokens, nak=True)
+            await _settle(self._buffer.failed(pending), nak=True)
         else:
-            await _settle(pending.tokens, nak=False)
+            await _settle(self._buffer.stored(pending), nak=False)
             self.stored += len(pending.rows)
             log.info("partition_stored", key=key, rows=len(pending.rows))
         finally:

@@ -1,7 +1,10 @@
 """Pure: a logged prediction as a collected row, partitions, object keys and Parquet tables.
 
-Parquet schema of every collected object (one row per logged prediction):
-- `request_id` string, `ts` timestamp[us, UTC] (event time), `seq` uint64 (stream sequence),
+A message holds one request, or a batch (the first at the top, the others in `more`, sharing the
+endpoint, deployment and model version). Parquet schema of every collected object (one row per
+logged request):
+- `request_id` string, `ts` timestamp[us, UTC] (event time), `seq` uint64 (stream sequence of the
+  message; the requests of one batch share it),
   `endpoint_name`, `deployment_name`, `model_name`, `model_version` strings, `latency_ms` float64,
   `status_code` int64, `inputs_json` / `outputs_json` (the request's inputs and outputs, JSON text);
 - `prediction`: the output when it is one scalar (bare, a one-element list, or one key such as
@@ -14,13 +17,15 @@ A column whose values mix types is stored as text (non-string values as JSON).
 `GET /v1/collected` adds `label`.
 """
 
+import functools
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa  # type: ignore[import-untyped]  # no type information shipped
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no type information shipped
 
@@ -40,8 +45,13 @@ BASE_COLUMNS = (
     "prediction",
     "label",
 )
+BASE_NAMES = frozenset(BASE_COLUMNS)
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 ENVELOPES = ("data", "instances", "inputs", "dataframe_records")
 OUTPUT_KEYS = ("predictions", "prediction", "outputs", "output", "data", "result", "Results")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 PREFIX = "collected"
 FEEDBACK_PREFIX = "feedback"
 
@@ -78,37 +88,34 @@ class PartitionKey:
     def end(self) -> datetime:
         return self.start + timedelta(hours=1)
 
-    def object_key(self, first_seq: int, last_seq: int) -> str:
-        return f"{self.prefix}{first_seq}-{last_seq}.parquet"
+    def object_key(self, first_seq: int, last_seq: int, tag: str = "") -> str:
+        return f"{self.prefix}{first_seq}-{last_seq}{'-' + tag if tag else ''}.parquet"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
-    """One collected prediction, before it becomes a Parquet row."""
+    """One collected prediction as decoded; its columns are derived when the table is built."""
 
     request_id: str
-    ts: datetime
-    seq: int
-    endpoint_name: str
+    ts_us: int  # event time, microseconds since the epoch (UTC)
+    seq: int  # stream sequence of the message that carried it
+    partition: PartitionKey
     deployment_name: str
     model_name: str
-    model_version: str
     latency_ms: float
     status_code: int
-    inputs_json: str
-    outputs_json: str
-    prediction: Scalar
-    features: dict[str, Scalar] = field(default_factory=dict)
-
-    @property
-    def partition(self) -> PartitionKey:
-        return PartitionKey(
-            self.endpoint_name, self.model_version, self.ts.strftime("%Y-%m-%d"), f"{self.ts:%H}"
-        )
+    inputs: Any
+    outputs: Any
 
 
 def _scalar(v: object) -> bool:
     return v is None or isinstance(v, str | int | float | bool)
+
+
+def _scalars(values: Iterable[object]) -> bool:
+    """All scalars (the exact JSON types checked first: the common case, and cheap)."""
+    values = list(values)
+    return JSON_SCALARS.issuperset(map(type, values)) or all(_scalar(v) for v in values)
 
 
 def features_of(inputs: Any) -> dict[str, Scalar]:
@@ -116,7 +123,7 @@ def features_of(inputs: Any) -> dict[str, Scalar]:
     if isinstance(inputs, list):
         if len(inputs) == 1 and not _scalar(inputs[0]):
             return features_of(inputs[0])
-        if all(_scalar(v) for v in inputs):
+        if _scalars(inputs):
             return {f"f{i}": v for i, v in enumerate(inputs)}
         return {}
     if not isinstance(inputs, dict):
@@ -130,7 +137,9 @@ def features_of(inputs: Any) -> dict[str, Scalar]:
             if isinstance(cols, list) and isinstance(data, list) and len(data) == 1:
                 return features_of(dict(zip(cols, data[0], strict=False)))
             return {}
-    if all(_scalar(v) for v in inputs.values()):
+    if _scalars(inputs.values()):
+        if BASE_NAMES.isdisjoint(inputs):
+            return {str(k): v for k, v in inputs.items()}
         return {(f"input_{k}" if k in BASE_COLUMNS else str(k)): v for k, v in inputs.items()}
     return {}
 
@@ -148,29 +157,67 @@ def prediction_of(outputs: Any) -> Scalar:
     return None
 
 
-def parse(body: bytes, seq: int) -> Row:
-    """A PredictionLogged message body as a row; BadRecord when it is not one."""
+def _loads(body: bytes) -> Any:
     try:
-        d = json.loads(body)
-        ts = datetime.fromisoformat(d["occurred_at"]).astimezone(UTC)
-        inputs, outputs = d.get("inputs"), d.get("outputs")
-        return Row(
-            request_id=str(d["request_id"]),
-            ts=ts,
-            seq=seq,
-            endpoint_name=str(d["endpoint_name"]),
-            deployment_name=str(d.get("deployment_name", "")),
-            model_name=str(d["model_name"]),
-            model_version=str(d["model_version"]),
-            latency_ms=float(d.get("latency_ms", 0.0)),
-            status_code=int(d.get("status_code", 200)),
-            inputs_json=json.dumps(inputs, separators=(",", ":")),
-            outputs_json=json.dumps(outputs, separators=(",", ":")),
-            prediction=prediction_of(outputs),
-            features=features_of(inputs),
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # NaN/Infinity or other input orjson refuses
+        return json.loads(body)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _partition(
+    endpoint: str, version: str, year: int, month: int, day: int, hour: int
+) -> PartitionKey:
+    return PartitionKey(endpoint, version, f"{year:04d}-{month:02d}-{day:02d}", f"{hour:02d}")
+
+
+def _row(d: dict[str, Any], seq: int, shared: tuple[str, str, str, str]) -> Row:
+    endpoint, deployment, model, version = shared
+    ts = datetime.fromisoformat(d["occurred_at"])
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return Row(
+        request_id=str(d["request_id"]),
+        ts_us=(ts - EPOCH) // MICROSECOND,
+        seq=seq,
+        partition=_partition(endpoint, version, ts.year, ts.month, ts.day, ts.hour),
+        deployment_name=deployment,
+        model_name=model,
+        latency_ms=float(d.get("latency_ms", 0.0)),
+        status_code=int(d.get("status_code", 200)),
+        inputs=d.get("inputs"),
+        outputs=d.get("outputs"),
+    )
+
+
+def decode(body: bytes, seq: int) -> list[Row]:
+    """The rows of a PredictionLogged message (its request, then those in `more`)."""
+    try:
+        d = _loads(body)
+        shared = (
+            str(d["endpoint_name"]),
+            str(d.get("deployment_name", "")),
+            str(d["model_name"]),
+            str(d["model_version"]),
         )
+        more = d.get("more") or []
+        if not isinstance(more, list):
+            raise TypeError("more is not a list")
+        return [_row(d, seq, shared), *(_row(m, seq, shared) for m in more)]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadRecord(f"not a PredictionLogged: {exc!r}") from exc
+
+
+def parse(body: bytes, seq: int) -> Row:
+    """The first row of a message (a message of one request: its only row)."""
+    return decode(body, seq)[0]
 
 
 def column(values: list[Any]) -> pa.Array:
@@ -182,28 +229,41 @@ def column(values: list[Any]) -> pa.Array:
         return pa.array(text, pa.string())
 
 
+def _text(values: list[bytes]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
 def to_table(rows: list[Row]) -> pa.Table:
-    """Rows as an Arrow table with the documented schema."""
+    """Rows as an Arrow table with the documented schema, built column by column."""
+    keys = [r.partition for r in rows]
     cols: dict[str, pa.Array] = {
         "request_id": pa.array([r.request_id for r in rows], pa.string()),
-        "ts": pa.array([r.ts for r in rows], pa.timestamp("us", tz="UTC")),
+        "ts": pa.array([r.ts_us for r in rows], pa.int64()).cast(TIMESTAMP),
         "seq": pa.array([r.seq for r in rows], pa.uint64()),
-        "endpoint_name": pa.array([r.endpoint_name for r in rows], pa.string()),
+        "endpoint_name": pa.array([k.endpoint for k in keys], pa.string()),
         "deployment_name": pa.array([r.deployment_name for r in rows], pa.string()),
         "model_name": pa.array([r.model_name for r in rows], pa.string()),
-        "model_version": pa.array([r.model_version for r in rows], pa.string()),
+        "model_version": pa.array([k.model_version for k in keys], pa.string()),
         "latency_ms": pa.array([r.latency_ms for r in rows], pa.float64()),
         "status_code": pa.array([r.status_code for r in rows], pa.int64()),
-        "inputs_json": pa.array([r.inputs_json for r in rows], pa.string()),
-        "outputs_json": pa.array([r.outputs_json for r in rows], pa.string()),
-        "prediction": column([r.prediction for r in rows]),
+        "inputs_json": _text([_dumps(r.inputs) for r in rows]),
+        "outputs_json": _text([_dumps(r.outputs) for r in rows]),
+        "prediction": column([prediction_of(r.outputs) for r in rows]),
     }
+    features = [features_of(r.inputs) for r in rows]
     names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r.features))
+    for f in features:
+        names.update(dict.fromkeys(f))
     for name in names:
-        cols[name] = column([r.features.get(name) for r in rows])
+        cols[name] = column([f.get(name) for f in features])
     return pa.table(cols)
+
+
+def warm_up() -> None:
+    """Build and write a one-row table: pyarrow imports pandas on its first array (seconds)."""
+    body = b'{"request_id":"w","occurred_at":"2026-01-01T00:00:00+00:00","endpoint_name":"w",'
+    body += b'"model_name":"w","model_version":1,"inputs":{"x":1},"outputs":[1]}'
+    parquet_bytes(to_table(decode(body, 0)))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

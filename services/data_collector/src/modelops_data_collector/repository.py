@@ -14,6 +14,9 @@ from modelops_servicekit.outbox import push_outbox
 
 Document = dict[str, Any]
 WRITE_BATCH = 2000
+UPDATE_BATCH = 50
+"""Updates per bulk write: FerretDB 1.24 (SQLite) never answers an `update` command with 100
+or more statements, and leaves that database locked (99 answer in 0.2 s)."""
 DUPLICATE_KEY = 11000
 
 
@@ -84,9 +87,10 @@ class MongoFeedback:
                     for d in chunk
                     if d["_id"] in known
                 ]
-                counts["updated"] += (
-                    await self.collection.bulk_write(ops, ordered=False)
-                ).modified_count
+                for j in range(0, len(ops), UPDATE_BATCH):
+                    batch = ops[j : j + UPDATE_BATCH]
+                    result = await self.collection.bulk_write(batch, ordered=False)
+                    counts["updated"] += result.modified_count
         return counts
 
     async def _insert(self, docs: list[Document]) -> set[str]:

@@ -14,7 +14,9 @@ class DataCollectorSettings(ServiceSettings):
     default_port: ClassVar[int] = 8105
 
     fetch_batch: int = Field(default=1000, ge=1, le=10_000)
-    """Messages pulled from the predictions stream per fetch."""
+    """Messages pulled from the predictions stream per fetch (at most)."""
+    fetch_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """... and about this many bytes per fetch (batched messages are large)."""
     flush_rows: int = Field(default=20_000, ge=1)
     """A partition is written to Parquet once it buffers this many rows."""
     flush_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)

@@ -74,3 +74,13 @@ async def test_a_100k_row_csv_upload_is_accepted(
     client: AsyncMongoClient[Document] = AsyncMongoClient(collector_settings.mongo.url)
     await client.drop_database(collector_settings.mongo.database)  # a big database lists slowly
     await client.close()
+
+
+async def test_a_re_upload_correcting_hundreds_of_labels_updates_each(
+    collector: httpx.AsyncClient,
+) -> None:
+    first = [{"request_id": f"c{i}", "label": 0} for i in range(300)]
+    assert (await collector.post("/v1/feedback", json=first)).json()["inserted"] == 300
+    corrected = [{"request_id": f"c{i}", "label": 1} for i in range(300)]
+    again = await collector.post("/v1/feedback", json=corrected)
+    assert again.json() == {"received": 300, "inserted": 0, "updated": 300}

@@ -31,7 +31,11 @@ from modelops_contracts.events.model_version import (
     ModelVersionUpdated,
 )
 from modelops_contracts.events.platform import MessageDeadLettered
-from modelops_contracts.events.prediction import CollectionWindowClosed, PredictionLogged
+from modelops_contracts.events.prediction import (
+    CollectionWindowClosed,
+    LoggedRequest,
+    PredictionLogged,
+)
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     ModelVersionRegistered,
@@ -79,6 +83,7 @@ __all__ = [
     "ImageBuildFailed",
     "ImageBuilt",
     "Lineage",
+    "LoggedRequest",
     "MessageDeadLettered",
     "ModelAliasSet",
     "ModelPromoted",

@@ -16,6 +16,7 @@ from modelops_contracts.events import (
     ImageBuildFailed,
     ImageBuilt,
     Lineage,
+    LoggedRequest,
     MessageDeadLettered,
     ModelAliasSet,
     ModelPromoted,
@@ -130,6 +131,11 @@ _ALL: list[Event] = [
         inputs={"age": [41]},
         outputs=[0],
         latency_ms=2.5,
+        more=[
+            LoggedRequest(
+                request_id="req2", occurred_at=_AT, inputs={"age": [7]}, outputs=[1], latency_ms=2.1
+            )
+        ],
     ),
     CollectionWindowClosed(
         **_COMMON,

@@ -3,14 +3,31 @@
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import AwareDatetime, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from modelops_contracts.events.base import Event
 from modelops_contracts.types import ArtifactUri, ModelName, Version
 
 
+class LoggedRequest(BaseModel):
+    """One more sampled request carried by a PredictionLogged: same endpoint, deployment, model."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    request_id: str
+    occurred_at: AwareDatetime
+    inputs: JsonValue
+    outputs: JsonValue
+    latency_ms: float
+    status_code: int = 200
+
+
 class PredictionLogged(Event):
-    """One sampled request and response through the gateway (high volume stream)."""
+    """A sampled request and response through the gateway (high volume stream).
+
+    The top-level fields are one request; `more` carries further requests to the same deployment
+    logged in the same message (the gateway batches them), so a message holds 1 + len(more).
+    """
 
     subject: ClassVar[str] = "modelops.prediction.logged.v1"
 
@@ -23,6 +40,8 @@ class PredictionLogged(Event):
     outputs: JsonValue
     latency_ms: float
     status_code: int = 200
+    more: list[LoggedRequest] = Field(default_factory=list)
+    """Further requests to the same endpoint, deployment and model version (batched logging)."""
 
     def entity(self) -> str:
         return f"endpoints/{self.endpoint_name}/requests/{self.request_id}"

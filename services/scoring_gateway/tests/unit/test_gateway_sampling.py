@@ -1,0 +1,49 @@
+"""Sampled predictions leave batched: one PredictionLogged per deployment, split by size."""
+
+from modelops_contracts.events import PredictionLogged
+from modelops_scoring_gateway.sampling import PredictionLog, Record, to_messages
+from modelops_scoring_gateway.stats import Stats
+
+
+def _record(i: int, deployment: str = "blue", body: bytes = b'{"data": [[1]]}') -> Record:
+    return (f"r{i}", "ep", deployment, "m", "3", body, b"[[2]]", 1.5, 200, 1_700_000_000.0 + i)
+
+
+def _events(records: list[Record], max_bytes: int = 512 * 1024) -> list[PredictionLogged]:
+    return [PredictionLogged.model_validate_json(p) for _, p in to_messages(records, max_bytes)]
+
+
+def test_one_message_per_deployment_carries_every_request() -> None:
+    records = [_record(i, "blue" if i % 3 else "green") for i in range(10)]
+    events = _events(records)
+    assert [e.deployment_name for e in events] == ["green", "blue"]
+    ids = {e.deployment_name: [e.request_id, *(m.request_id for m in e.more)] for e in events}
+    assert ids == {"green": ["r0", "r3", "r6", "r9"], "blue": ["r1", "r2", "r4", "r5", "r7", "r8"]}
+    blue = events[1]
+    second = blue.more[0]
+    assert (blue.model_version, second.inputs, second.outputs) == (3, {"data": [[1]]}, [[2]])
+    assert second.occurred_at.timestamp() == 1_700_000_002.0
+    assert len({e.event_id for e in events}) == 2
+
+
+def test_messages_are_split_by_size_and_a_lone_request_has_no_more() -> None:
+    big = b'{"data": "' + b"x" * 1000 + b'"}'
+    events = _events([_record(i, body=big) for i in range(10)], max_bytes=3000)
+    assert [1 + len(e.more) for e in events] == [2, 2, 2, 2, 2]
+    (lone,) = _events([_record(1)])
+    assert lone.more == []
+
+
+async def test_the_log_counts_published_requests_not_messages() -> None:
+    sent: list[list[tuple[str, bytes]]] = []
+
+    async def send(messages: list[tuple[str, bytes]]) -> None:
+        sent.append(messages)
+
+    stats = Stats()
+    log = PredictionLog(send, stats, capacity=100, batch=50, flush_s=1.0)
+    for i in range(120):
+        log.offer(_record(i))
+    await log.flush()
+    assert [len(batch) for batch in sent] == [1, 1]
+    assert (stats.predictions_published, stats.predictions_dropped) == (100, 20)
