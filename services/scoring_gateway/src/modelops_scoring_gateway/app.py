@@ -5,6 +5,7 @@ Scoring paths go straight to the raw ASGI `Gateway`; everything else (health, me
 """
 
 import asyncio
+import gc
 
 from fastapi import FastAPI
 from nats.js.client import JetStreamContext
@@ -98,6 +99,7 @@ class GatewayApp:
         )
         predictions.start()
         sync.start()
+        gc.freeze()  # what startup built leaves the collector's view: no long full collections
         return Wiring(router=subscribers.build_router(runtime, sync))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
