@@ -17,7 +17,18 @@ from modelops_modelserver.codecs import oip_outputs, script_outputs
 from modelops_modelserver.metadata import ModelMetadata, load_metadata
 from modelops_modelserver.observability import ServerMetrics, log_fields
 from modelops_modelserver.openapi import build_openapi
-from modelops_modelserver.scoring import ModelFailed, Overloaded, Scorer, TimedOut
+from modelops_modelserver.replies import (
+    ERROR_STATUS,
+    FAILURES,
+    JSON,
+    TEXT,
+    Reply,
+    dumps,
+    error_reply,
+    json_reply,
+    mlflow_error_reply,
+)
+from modelops_modelserver.scoring import ModelFailed, Overloaded, Scorer
 from modelops_modelserver.settings import ServerSettings
 from modelops_modelserver.validation import BadInput
 
@@ -25,35 +36,6 @@ log = logging.getLogger("modelops_modelserver")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Reply = tuple[int, bytes, bytes]
-JSON = b"application/json"
-TEXT = b"text/plain; charset=utf-8"
-DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY
-ERROR_STATUS = {BadInput: 400, Overloaded: 429, TimedOut: 504, ModelFailed: 500}
-
-
-def _default(value: Any) -> Any:
-    """orjson fallback: object arrays (strings) and numpy scalars."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=DUMP_OPTS)
-
-
-def _json(status: int, value: Any) -> Reply:
-    return status, dumps(value), JSON
-
-
-def _error(status: int, message: str, **extra: Any) -> Reply:
-    return _json(status, {"error": message, **extra})
-
-
-def _mlflow_error(status: int, message: str, **extra: Any) -> Reply:
-    code = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
-    return _json(status, {"error_code": code, "message": message, **extra})
 
 
 class ModelServerApp:
@@ -71,8 +53,10 @@ class ModelServerApp:
             "/ping": lambda: (200, b"\n", TEXT),
             "/health": lambda: (200, b"\n", TEXT),
             "/version": lambda: (200, __version__.encode(), TEXT),
-            "/v2/health/live": lambda: _json(200, {"live": True}),
-            "/v2/health/ready": lambda: _json(200 if self.ready else 503, {"ready": self.ready}),
+            "/v2/health/live": lambda: json_reply(200, {"live": True}),
+            "/v2/health/ready": lambda: json_reply(
+                200 if self.ready else 503, {"ready": self.ready}
+            ),
             "/v2": self._server_metadata,
             "/metrics": lambda: (200, self.metrics.render(), b"text/plain; version=0.0.4"),
             "/openapi.json": lambda: (200, self.openapi, JSON),
@@ -125,7 +109,7 @@ class ModelServerApp:
         if scope["method"] == "POST":
             body = await self._body(receive)
             if body is None:
-                reply = _error(413, f"body larger than {self.settings.max_body_bytes} bytes")
+                reply = error_reply(413, f"body larger than {self.settings.max_body_bytes} bytes")
             elif path == "/score":
                 reply = await self._score(body)
             elif path == "/invocations":
@@ -134,12 +118,12 @@ class ModelServerApp:
                 route = "/v2/infer"
                 reply = await self._infer(path, body)
             else:
-                reply = _error(404, f"no route POST {path}")
+                reply = error_reply(404, f"no route POST {path}")
         elif scope["method"] in ("GET", "HEAD"):
             getter = self._get.get(path)
             reply = getter() if getter is not None else self._v2_get(path)
         else:
-            reply = _error(405, f"method {scope['method']} not allowed")
+            reply = error_reply(405, f"method {scope['method']} not allowed")
         status, payload, ctype = reply
         await send(
             {
@@ -192,23 +176,23 @@ class ModelServerApp:
     async def _score(self, body: bytes) -> Reply:
         try:
             result, parsed = await self._run(self._codec().azure, body, True, "/score")
-        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
-            return self._failure(exc, _error)
+        except FAILURES as exc:
+            return self._failure(exc, error_reply)
         if parsed is None:  # raw score.py input: run() answers as it likes
-            return _json(200, result)
+            return json_reply(200, result)
         value = self._single(result)
         if isinstance(parsed, dict) and "data" not in parsed and "Inputs" in parsed:
             value = {"Results": value}
-        return _json(200, value)
+        return json_reply(200, value)
 
     async def _invocations(self, scope: Scope, body: bytes) -> Reply:
         ctype = _header(scope, b"content-type") or "application/json"
         if ctype == "application/json":
             try:
                 result, _ = await self._run(self._codec().mlflow, body, False, "/invocations")
-            except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
-                return self._failure(exc, _mlflow_error)
-            return _json(200, {"predictions": self._single(result)})
+            except FAILURES as exc:
+                return self._failure(exc, mlflow_error_reply)
+            return json_reply(200, {"predictions": self._single(result)})
         media, _, params = ctype.partition(";")
         media = media.strip().lower()
         charset_ok = not params.strip() or params.strip().lower().replace(" ", "") in (
@@ -216,7 +200,7 @@ class ModelServerApp:
         )
         if media not in ("application/json", "text/csv") or not charset_ok:
             message = f"unsupported content type {ctype!r}: use application/json or text/csv"
-            return _mlflow_error(415, message)
+            return mlflow_error_reply(415, message)
         codec = self._codec()
         try:
             if media == "text/csv":
@@ -225,11 +209,11 @@ class ModelServerApp:
                 result, _ = await self._run(decode, body_json, False, "/invocations")
             else:
                 result, _ = await self._run(codec.mlflow, body, False, "/invocations")
-        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
-            return self._failure(exc, _mlflow_error)
+        except FAILURES as exc:
+            return self._failure(exc, mlflow_error_reply)
         except UnicodeDecodeError:
-            return _mlflow_error(400, "the CSV body is not UTF-8")
-        return _json(200, {"predictions": self._single(result)})
+            return mlflow_error_reply(400, "the CSV body is not UTF-8")
+        return json_reply(200, {"predictions": self._single(result)})
 
     async def _infer(self, path: str, body: bytes) -> Reply:
         miss = self._wrong_model(path.removesuffix("/infer"))
@@ -237,8 +221,8 @@ class ModelServerApp:
             return miss
         try:
             result, parsed = await self._run(self._codec().oip, body, False, "/v2/infer")
-        except (BadInput, Overloaded, TimedOut, ModelFailed) as exc:
-            return self._failure(exc, _error)
+        except FAILURES as exc:
+            return self._failure(exc, error_reply)
         assert self.meta is not None
         outputs = result if not self.scorer or not self.scorer.is_script else script_outputs(result)
         wanted = [str(o.get("name")) for o in parsed.get("outputs", []) if isinstance(o, dict)]
@@ -250,7 +234,7 @@ class ModelServerApp:
         }
         if "parameters" in parsed:
             response["parameters"] = parsed["parameters"]
-        return _json(200, response)
+        return json_reply(200, response)
 
     def _codec(self) -> Any:
         if self.scorer is None:
@@ -268,7 +252,7 @@ class ModelServerApp:
 
     # -- OIP metadata --------------------------------------------------------------------
     def _server_metadata(self) -> Reply:
-        return _json(
+        return json_reply(
             200, {"name": "modelops-modelserver", "version": __version__, "extensions": []}
         )
 
@@ -279,26 +263,28 @@ class ModelServerApp:
         name = parts[0]
         version = parts[2] if len(parts) == 3 and parts[1] == "versions" else None
         if len(parts) not in (1, 3) or (len(parts) == 3 and version is None):
-            return _error(404, f"no route {path}")
+            return error_reply(404, f"no route {path}")
         if self.meta is None or name != self.meta.name:
             served = self.meta.name if self.meta else "nothing yet"
-            return _error(404, f"model {name!r} is not served here (serving {served!r})")
+            return error_reply(404, f"model {name!r} is not served here (serving {served!r})")
         if version is not None and version != self.meta.version:
-            return _error(404, f"version {version!r} of {name!r} is not served here")
+            return error_reply(404, f"version {version!r} of {name!r} is not served here")
         return None
 
     def _v2_get(self, path: str) -> Reply:
         if not path.startswith("/v2/models/"):
-            return _error(404, f"no route GET {path}")
+            return error_reply(404, f"no route GET {path}")
         is_ready = path.endswith("/ready")
         miss = self._wrong_model(path.removesuffix("/ready") if is_ready else path)
         if miss is not None:
             return miss
         assert self.meta is not None
         if is_ready:
-            return _json(200 if self.ready else 503, {"name": self.meta.name, "ready": self.ready})
+            return json_reply(
+                200 if self.ready else 503, {"name": self.meta.name, "ready": self.ready}
+            )
         schema = self.scorer.schema if self.scorer else self.meta.schema
-        return _json(
+        return json_reply(
             200,
             {
                 "name": self.meta.name,
