@@ -192,8 +192,9 @@ def against_mlflow(
         for i, rival in enumerate(rivals):
             procs.append(ms.start(rival, ms.PORT + i))
             targets.append((rival.name, f"http://127.0.0.1:{ms.PORT + i}/invocations"))
-        _, gateway = behind_gateway(ms.STATE / "onnx", tmp, procs, "rf")
+        model, gateway = behind_gateway(ms.STATE / "onnx", tmp, procs, "rf")
         targets.insert(0, ("gateway -> modelserver", gateway + "/endpoints/bench/invocations"))
+        targets.insert(1, ("modelserver direct", model + "/invocations"))
         for i, rival in enumerate(rivals):
             ms.warm(rival, ms.PORT + i, procs[i])
         results = []
@@ -260,7 +261,9 @@ def print_e2e(results: list[tuple[str, int, LoadResult]]) -> None:
     for name, c, r in results:
         print(f"{name:28} {c:>5} {r.rps:>8.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.errors:>5}")
     for name, c, r in results:
-        if not name.startswith("gateway") and r.rps:
+        if name == "modelserver direct" and r.rps:
+            print(f"through the gateway vs direct at c={c}: {ours[c].rps / r.rps:.0%} of req/s")
+        elif not name.startswith("gateway") and r.rps:
             print(f"through the gateway vs {name} at c={c}: {ours[c].rps / r.rps:.1f}x req/s")
 
 
