@@ -1,23 +1,60 @@
 """Composition root of the jobs: the only module that builds adapters."""
 
+import os
+import sys
+from typing import cast
+
 from fastapi import FastAPI
 
 import modelops_jobs
-from modelops_jobs import subscribers
+from modelops_jobs import api, subscribers
 from modelops_jobs.app_deps import Deps
+from modelops_jobs.execution import ExecutionConfig
+from modelops_jobs.repository import MongoJobs, MongoRuns
+from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.inbox import Inbox
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 
 
+def execution_config(settings: JobsSettings) -> ExecutionConfig:
+    """How runs execute; their environment is only what `inherit_env` names."""
+    base_env = {k: os.environ[k] for k in settings.inherit_env if k in os.environ}
+    return ExecutionConfig(
+        runs_dir=settings.runs_dir,
+        python=sys.executable,
+        base_env=base_env,
+        grace_s=settings.kill_grace_s,
+        log_tail_chars=settings.log_tail_chars,
+    )
+
+
 async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
-    deps = Deps(inbox=Inbox(runtime.db), events=runtime.publisher)
-    await deps.inbox.ensure_indexes()
+    settings = cast(JobsSettings, runtime.settings)
+    jobs, runs, inbox = MongoJobs(runtime.db), MongoRuns(runtime.db), Inbox(runtime.db)
+    for repo in (jobs, runs, inbox):
+        await repo.ensure_indexes()
+
+    def kick() -> None:
+        if runtime.relay is not None:
+            runtime.relay.kick()
+
+    runner = Runner(
+        runs,
+        runtime.objects,
+        execution_config(settings),
+        max_concurrent=settings.max_concurrent_runs,
+        heartbeat_s=settings.heartbeat_s,
+        stale_after_s=settings.stale_after_s,
+        kick=kick,
+    )
+    deps = Deps(settings, inbox, runtime.publisher, jobs, runs, runtime.objects, runner)
     app.state.deps = deps
-    return Wiring(router=subscribers.build_router(runtime, deps))
+    router = subscribers.build_router(runtime, deps)
+    return Wiring(router=router, outbox=[runs.collection], background=[runner.watch])
 
 
 def create_app(settings: JobsSettings) -> FastAPI:
     """The jobs's ASGI app."""
     description = str(modelops_jobs.__doc__)
-    return create_service_app(settings, wire=wire, description=description)
+    return create_service_app(settings, wire=wire, routers=[api.router], description=description)

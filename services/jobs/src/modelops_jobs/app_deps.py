@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from modelops_contracts.events import Event
+from modelops_jobs.ports import Artifacts, Jobs, Runs
+from modelops_jobs.runner import Runner
+from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.bus import EventPublisher
 from modelops_servicekit.inbox import Inbox
 
@@ -11,8 +14,13 @@ from modelops_servicekit.inbox import Inbox
 class Deps:
     """Everything handlers need, passed in (never imported)."""
 
+    settings: JobsSettings
     inbox: Inbox
     events: EventPublisher
+    jobs: Jobs
+    runs: Runs
+    store: Artifacts
+    runner: Runner
 
     async def inbox_record(self, event: Event) -> None:
         """Record the event as applied (idempotent on its id)."""

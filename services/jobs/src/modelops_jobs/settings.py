@@ -1,6 +1,10 @@
 """Settings of the jobs service (env MODELOPS_*)."""
 
+import tempfile
+from pathlib import Path
 from typing import ClassVar
+
+from pydantic import Field
 
 from modelops_servicekit.settings import ServiceSettings
 
@@ -10,3 +14,20 @@ class JobsSettings(ServiceSettings):
 
     service: ClassVar[str] = "jobs"
     default_port: ClassVar[int] = 8108
+
+    runs_dir: Path = Path(tempfile.gettempdir()) / "modelops-runs"
+    """Where each run gets its fresh folder (code, outputs, metrics file, log); removed after."""
+    max_concurrent_runs: int = Field(default=2, ge=1)
+    """Runs executing at once in this process; more wait, queued."""
+    heartbeat_s: float = Field(default=5.0, gt=0)
+    """How often this process marks the runs it holds as alive (and sweeps orphans)."""
+    stale_after_s: float = Field(default=30.0, gt=0)
+    """A queued or running run without a heartbeat for this long lost its process: it fails."""
+    kill_grace_s: float = Field(default=5.0, gt=0)
+    """After SIGTERM (timeout, cancel, shutdown), how long a run may take before SIGKILL."""
+    log_tail_chars: int = Field(default=4000, ge=0)
+    """How much of the log end a `run.failed` event carries."""
+    inherit_env: list[str] = Field(default_factory=lambda: ["PATH", "HOME", "LANG", "TMPDIR"])
+    """The only variables of the service's environment a run sees (no service secrets)."""
+    max_snapshot_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    """The largest code snapshot accepted."""

@@ -9,6 +9,7 @@ from modelops_client.cli import (
     deployment,
     endpoint,
     feedback,
+    job,
     model,
     monitor,
     package,
@@ -33,6 +34,7 @@ endpoint.register_group(app)
 deployment.register_group(app)
 apply.register(app)
 feedback.register_group(app)
+job.register_group(app)
 
 
 def main() -> None:

@@ -1,0 +1,164 @@
+"""`modelops job create|run|list|show|cancel` and `modelops run show|logs|metrics|cancel`."""
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from modelops_client.cli.calls import call
+from modelops_client.cli.model import parse_pairs
+from modelops_client.jobs import JobsClient
+
+app = typer.Typer(help="Jobs: training commands run as tracked runs.")
+runs = typer.Typer(help="Runs of jobs: state, logs, metrics.")
+err, out = Console(stderr=True), Console()
+
+
+def _run(action: Any) -> Any:
+    return call(JobsClient(), action)
+
+
+@app.command()
+def create(
+    name: str,
+    command: Annotated[str, typer.Option(help='e.g. "python train.py --epochs 3"')],
+    code: Annotated[Path | None, typer.Option(help="folder uploaded as the code snapshot")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="name=value (repeat)")] = None,
+    param_args: bool = typer.Option(False, help="also pass parameters as --name value"),
+    timeout: Annotated[float, typer.Option(help="seconds before the run is killed")] = 3600.0,
+    output: Annotated[list[str] | None, typer.Option(help="model_name=path (repeat)")] = None,
+    framework: Annotated[str, typer.Option(help="framework of the outputs")] = "custom",
+) -> None:
+    """Define a job: its command, code folder, parameters, timeout and model outputs."""
+    if code is not None and not code.is_dir():
+        err.print(f"error: {code} is not a folder")
+        raise typer.Exit(1)
+    outputs = [
+        {"model_name": model, "path": path, "framework": framework}
+        for model, path in parse_pairs(output, "output").items()
+    ]
+    job = _run(
+        lambda c: c.create_job(
+            name,
+            shlex.split(command),
+            code=code,
+            parameters=parse_pairs(param, "parameter"),
+            param_args=param_args,
+            timeout_s=timeout,
+            outputs=outputs,
+        )
+    )
+    out.print(f"job {job['name']} (code {job.get('code_sha256') or 'none'})")
+
+
+@app.command("run")
+def run_job(
+    name: str,
+    param: Annotated[list[str] | None, typer.Option(help="name=value overrides (repeat)")] = None,
+    follow: bool = typer.Option(False, "--follow", "-f", help="stream the log until it ends"),
+) -> None:
+    """Start a run of the job; with --follow, stream its log and exit 1 unless it completes."""
+    run = _run(lambda c: c.start_run(name, parse_pairs(param, "parameter")))
+    out.print(f"run {run['run_id']} {run['state']}")
+    if not follow:
+        return
+
+    def write(data: bytes) -> None:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+    ended = _run(lambda c: c.follow(run["run_id"], write))
+    out.print(f"run {ended['run_id']} {ended['state']} {ended.get('reason') or ''}".rstrip())
+    if ended["state"] != "completed":
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_() -> None:
+    """Every job definition."""
+    table = Table(title="jobs")
+    for column in ("name", "command", "timeout", "outputs", "created by"):
+        table.add_column(column)
+    for j in _run(lambda c: c.list_jobs()):
+        outputs = ",".join(f"{o['model_name']}={o['path']}" for o in j["outputs"])
+        table.add_row(
+            j["name"], shlex.join(j["command"]), f"{j['timeout_s']:g}s", outputs, j["created_by"]
+        )
+    out.print(table)
+
+
+@app.command()
+def show(name: str) -> None:
+    """A job definition, and its latest runs."""
+    out.print_json(json.dumps(_run(lambda c: c.get_job(name)), default=str))
+    _print_runs(_run(lambda c: c.list_runs(job=name, limit=10)))
+
+
+@app.command()
+def cancel(run_id: str) -> None:
+    """Cancel a queued or running run (its process group is terminated)."""
+    run = _run(lambda c: c.cancel(run_id))
+    out.print(f"run {run['run_id']}: cancel requested")
+
+
+def _print_runs(items: list[dict[str, Any]]) -> None:
+    table = Table(title="runs")
+    for column in ("run", "job", "state", "created", "reason"):
+        table.add_column(column)
+    for r in items:
+        table.add_row(
+            r["run_id"], r["job_name"], r["state"], str(r["created_at"]), r.get("reason") or ""
+        )
+    out.print(table)
+
+
+@runs.command("list")
+def list_runs(job: Annotated[str | None, typer.Option()] = None, limit: int = 50) -> None:
+    """Latest runs, optionally of one job."""
+    _print_runs(_run(lambda c: c.list_runs(job=job, limit=limit)))
+
+
+@runs.command("show")
+def show_run(run_id: str) -> None:
+    """A run: state, parameters, exit code, reason, metric summary, outputs."""
+    out.print_json(json.dumps(_run(lambda c: c.get_run(run_id)), default=str))
+
+
+@runs.command()
+def logs(run_id: str) -> None:
+    """The run's log (live while it runs)."""
+    data, _, _ = _run(lambda c: c.logs(run_id))
+    sys.stdout.write(data.decode("utf-8", "replace"))
+
+
+@runs.command()
+def metrics(
+    run_id: str, output: Annotated[str, typer.Option(help="table or json")] = "table"
+) -> None:
+    """Every metric point the run logged."""
+    result = _run(lambda c: c.metrics(run_id))
+    if output == "json":
+        out.print_json(json.dumps(result))
+        return
+    table = Table(title=f"metrics of run {run_id}")
+    for column in ("name", "step", "value"):
+        table.add_column(column)
+    for p in result["points"]:
+        table.add_row(p["name"], "" if p["step"] is None else str(p["step"]), f"{p['value']:g}")
+    out.print(table)
+
+
+@runs.command("cancel")
+def cancel_run(run_id: str) -> None:
+    """Cancel a queued or running run."""
+    cancel(run_id)
+
+
+def register_group(root: typer.Typer) -> None:
+    root.add_typer(app, name="job")
+    root.add_typer(runs, name="run")

@@ -1,0 +1,59 @@
+"""HTTP bodies of the jobs API."""
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from modelops_contracts.types import Framework, ModelName, Sha256
+from modelops_jobs.domain import output_path
+from modelops_servicekit.errors import Invalid
+
+ParamValue = str | int | float | bool
+
+
+class JobOutput(BaseModel):
+    """A model the job's script writes under MODELOPS_OUTPUT_DIR, to register when it completes."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_name: ModelName
+    path: str = Field(description="file or folder, relative to the run's output folder")
+    framework: Framework = Framework.CUSTOM
+    auto_register: bool = True
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        try:
+            return output_path(value)
+        except Invalid as exc:  # a validation error (422), like the other fields
+            raise ValueError(exc.message) from exc
+
+
+class CreateJob(BaseModel):
+    """A job definition: what to run, with which code and parameters, and what it produces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ModelName
+    command: list[str] = Field(min_length=1, description="argv; a bare `python` is the service's")
+    code_sha256: Sha256 | None = Field(
+        default=None, description="a tar(.gz) snapshot uploaded with PUT /v1/snapshots/{sha256}"
+    )
+    parameters: dict[str, ParamValue] = Field(default_factory=dict)
+    param_args: bool = Field(default=False, description="also pass parameters as --name value")
+    timeout_s: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    outputs: list[JobOutput] = Field(default_factory=list)
+    description: str = ""
+
+
+class StartRun(BaseModel):
+    """Start a run; parameters given here override the job's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, ParamValue] = Field(default_factory=dict)
+
+
+def as_strings(parameters: dict[str, ParamValue]) -> dict[str, str]:
+    """Parameters as the process sees them (env values and args are strings)."""
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in parameters.items()}

@@ -1,0 +1,87 @@
+"""MongoDB (FerretDB locally) implementations of the jobs' ports."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from modelops_contracts.events import Event
+from modelops_contracts.types import RunState
+from modelops_jobs.domain import ACTIVE
+from modelops_jobs.ports import Document
+from modelops_servicekit.errors import Conflict
+from modelops_servicekit.outbox import OUTBOX_FIELD, push_outbox
+
+_VIEW = {OUTBOX_FIELD: 0}
+
+
+class MongoJobs:
+    """`jobs`: one document per job name (`_id`)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: AsyncCollection[Document] = db["jobs"]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("created_at", DESCENDING)])
+
+    async def insert(self, doc: Document) -> None:
+        try:
+            await self.collection.insert_one({**doc, "_id": doc["name"]})
+        except DuplicateKeyError as exc:
+            raise Conflict(f"job {doc['name']!r} already exists") from exc
+
+    async def get(self, name: str) -> Document | None:
+        return await self.collection.find_one({"_id": name})
+
+    async def all(self) -> list[Document]:
+        return await self.collection.find({}).sort("name", ASCENDING).to_list()
+
+
+class MongoRuns:
+    """`runs`: one document per run (`_id` = run id), its outbox inside."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: AsyncCollection[Document] = db["runs"]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("job_name", ASCENDING), ("created_at", DESCENDING)])
+        await self.collection.create_index([("state", ASCENDING), ("heartbeat_at", ASCENDING)])
+
+    async def insert(self, doc: Document) -> None:
+        await self.collection.insert_one({**doc, "_id": doc["run_id"]})
+
+    async def get(self, run_id: str) -> Document | None:
+        return await self.collection.find_one({"_id": run_id}, _VIEW)
+
+    async def recent(self, job_name: str | None, limit: int) -> list[Document]:
+        query = {"job_name": job_name} if job_name else {}
+        cursor = self.collection.find(query, _VIEW).sort("created_at", DESCENDING)
+        return await cursor.limit(limit).to_list()
+
+    async def transition(
+        self,
+        run_id: str,
+        allowed_from: Sequence[RunState],
+        target: RunState,
+        fields: Document,
+        events: Sequence[Event],
+    ) -> bool:
+        query = {"_id": run_id, "state": {"$in": [s.value for s in allowed_from]}}
+        update = push_outbox({"$set": {**fields, "state": target.value}}, events)
+        result = await self.collection.update_one(query, update)
+        return result.modified_count == 1
+
+    async def heartbeat(self, run_ids: Sequence[str], at: datetime) -> None:
+        if run_ids:
+            query = {"_id": {"$in": list(run_ids)}}
+            await self.collection.update_many(query, {"$set": {"heartbeat_at": at}})
+
+    async def stale(self, before: datetime) -> list[Document]:
+        query = {
+            "state": {"$in": [s.value for s in ACTIVE]},
+            "heartbeat_at": {"$lt": before},
+        }
+        return await self.collection.find(query, _VIEW).to_list()

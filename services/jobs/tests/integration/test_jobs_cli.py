@@ -1,0 +1,55 @@
+"""The `modelops job` and `modelops run` commands against a jobs process."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelops_client.cli import app
+from modelops_testkit.processes import ServiceFleet
+
+pytestmark = pytest.mark.integration
+
+SCRIPT = """
+    from modelops_client.tracking import log_metric, output_dir, param
+    print("epochs", param("epochs"), flush=True)
+    log_metric("accuracy", 0.75, step=1)
+    (output_dir() / "model.bin").write_bytes(b"weights")
+"""
+
+
+def test_create_run_follow_and_inspect_a_job(fleet: ServiceFleet, tmp_path: Path) -> None:
+    (jobs,) = fleet.start("jobs")
+    env = {"MODELOPS_JOBS_URL": jobs.url, "MODELOPS_USER": "bob"}
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(textwrap.dedent(SCRIPT))
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == code, (result.output, result.stderr)
+        return result.stdout
+
+    created = run(
+        "job", "create", "train", "--command", "python train.py", "--code", str(code),
+        "--param", "epochs=3", "--timeout", "60", "--output", "churn=model.bin",
+    )  # fmt: skip
+    assert created.startswith("job train (code ")
+    followed = run("job", "run", "train", "--follow")
+    assert "epochs 3" in followed
+    run_id = followed.split()[1]
+    assert f"run {run_id} completed" in followed
+    shown = json.loads(run("run", "show", run_id))
+    assert (shown["state"], shown["metric_summary"], shown["created_by"]) == (
+        "completed",
+        {"accuracy": 0.75},
+        "bob",
+    )
+    points = json.loads(run("run", "metrics", run_id, "--output", "json"))["points"]
+    assert points == [{"name": "accuracy", "value": 0.75, "step": 1}]
+    assert "epochs 3" in run("run", "logs", run_id)
+    assert "train" in run("job", "list")
+    assert "already ended" in runner.invoke(app, ["job", "cancel", run_id], env=env).stderr
