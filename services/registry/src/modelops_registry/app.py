@@ -12,6 +12,7 @@ from modelops_registry.profiling import BlobProfiler
 from modelops_registry.repository import MongoAliases, MongoAudit, MongoDeployments, MongoVersions
 from modelops_registry.settings import RegistrySettings
 from modelops_servicekit.inbox import Inbox
+from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 from modelops_servicekit.s3direct import StoreLinks
 
@@ -41,6 +42,7 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         inspector=BlobInspector(store, settings.inspect_max_bytes),
         profiler=BlobProfiler(store, settings.profile_max_bytes),
         inbox=inbox,
+        buckets=lambda bucket: MinioObjectStore(settings.objects, bucket),
         links=StoreLinks(settings.objects, store.bucket) if settings.store_links else None,
         kick=kick,
     )

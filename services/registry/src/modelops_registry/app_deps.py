@@ -37,6 +37,8 @@ class Deps:
     inbox: Inbox
     links: StoreLinks | None = None
     """Signs direct upload/download links; None streams every byte through the registry."""
+    buckets: Callable[[str], ArtifactStore] | None = None
+    """Another bucket of the same store (run outputs the jobs service kept), or None."""
     kick: Callable[[], None] = _no_kick
     """Wakes the outbox relay after a write (publish now, not at the next sweep)."""
 

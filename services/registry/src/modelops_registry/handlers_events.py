@@ -15,7 +15,7 @@ from modelops_contracts.events import (
 )
 from modelops_registry.app_deps import Deps
 from modelops_registry.handlers import register_model_version
-from modelops_registry.ports import Document
+from modelops_registry.ports import ArtifactStore, Document
 from modelops_servicekit.errors import Invalid, NotFound
 
 log = structlog.get_logger(__name__)
@@ -70,34 +70,46 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-async def _output_objects(deps: Deps, key: str) -> dict[str, str]:
+async def _output_objects(source: ArtifactStore, key: str) -> dict[str, str]:
     """The objects of a run output: one object (by its name) or every object under a prefix."""
-    if not key.endswith("/") and await deps.store.stat(key) is not None:
+    if not key.endswith("/") and await source.stat(key) is not None:
         return {PurePosixPath(key).name: key}
     prefix = key.rstrip("/") + "/"
-    found = {k.removeprefix(prefix): k for k in await deps.store.list(prefix)}
+    found = {k.removeprefix(prefix): k for k in await source.list(prefix)}
     if not found:
-        raise Invalid(f"run output s3://{deps.bucket}/{key} holds no objects")
+        raise Invalid(f"run output s3://{source.bucket}/{key} holds no objects")
     return found
 
 
-async def _copy_own_objects(deps: Deps, key: str) -> list[FileEntry]:
-    """Copy run outputs from our own bucket into content-addressed blobs."""
+async def _copy_objects(deps: Deps, source: ArtifactStore, key: str) -> list[FileEntry]:
+    """Copy run outputs (from our bucket or another of the same store) into our blobs."""
     files = []
     with tempfile.TemporaryDirectory(prefix="registry-run-") as tmp:
-        for path, object_key in sorted((await _output_objects(deps, key)).items()):
+        for path, object_key in sorted((await _output_objects(source, key)).items()):
             local = Path(tmp) / "object"
-            await deps.store.get_file(object_key, local)
+            await source.get_file(object_key, local)
             stored = await deps.store.put_file(local)
             files.append(FileEntry(path=path, sha256=stored.sha256, size=stored.size))
             local.unlink()
     return files
 
 
+async def _source(deps: Deps, bucket: str) -> ArtifactStore | None:
+    """Where a run output's bytes can be read: our bucket, another bucket of the same store
+    (the jobs service's), or None for a location outside it (registered as a reference)."""
+    if bucket == deps.bucket:
+        return deps.store
+    if deps.buckets is None:
+        return None
+    other = deps.buckets(bucket)
+    return other if await other.ping() else None
+
+
 async def _register_output(deps: Deps, event: RunCompleted, output: RunModelOutput) -> None:
     bucket, key = _split(output.artifact_uri)
-    own = bucket == deps.bucket
-    files = await _copy_own_objects(deps, key) if own else []
+    source = await _source(deps, bucket)
+    own = source is not None
+    files = await _copy_objects(deps, source, key) if source is not None else []
     lineage = event.lineage.model_copy(update={"run_id": event.run_id})
     body = RegisterModelVersion(
         files=files,

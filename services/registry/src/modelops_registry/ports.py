@@ -86,6 +86,7 @@ class ArtifactStore(ObjectStore, Protocol):
     """The registry's bucket: content-addressed blobs (and run outputs to copy from)."""
 
     async def list(self, prefix: str) -> list[str]: ...
+    async def ping(self) -> bool: ...
 
 
 class StoreLinks(Protocol):

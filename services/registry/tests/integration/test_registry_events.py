@@ -98,6 +98,10 @@ async def test_a_completed_run_registers_its_outputs_with_lineage_once(
     local.write_bytes(onnx_bytes)
     await store.put_file(local, "runs/r1/out/model.onnx")
     bucket = registry_settings.objects.bucket
+    jobs_bucket = bucket.removesuffix("-registry") + "-jobs"  # the jobs service's, same store
+    jobs = MinioObjectStore(registry_settings.objects, jobs_bucket)
+    await jobs.ensure_bucket()
+    await jobs.put_file(local, "runs/r1/outputs/model.onnx")
     run = RunCompleted(
         run_id="r1",
         job_name="train",
@@ -108,6 +112,11 @@ async def test_a_completed_run_registers_its_outputs_with_lineage_once(
                 artifact_uri=f"s3://{bucket}/runs/r1/out/",
                 framework=Framework.ONNX,
                 tags={"from": "run"},
+            ),
+            RunModelOutput(
+                model_name="from-jobs",
+                artifact_uri=f"s3://{jobs_bucket}/runs/r1/outputs/model.onnx",
+                framework=Framework.ONNX,
             ),
             RunModelOutput(
                 model_name="elsewhere",
@@ -131,6 +140,10 @@ async def test_a_completed_run_registers_its_outputs_with_lineage_once(
     assert [f["path"] for f in version["files"]] == ["model.onnx"]
     assert version["opset"] == 17
     assert await download_file("/v1/models/trained/versions/1/files/model.onnx") == onnx_bytes
+    await bus_probe.expect(ModelVersionRegistered, lambda e: e.model_name == "from-jobs")
+    copied = (await registry.get("/v1/models/from-jobs/versions/1")).json()
+    assert [(f["path"], f["size"]) for f in copied["files"]] == [("model.onnx", len(onnx_bytes))]
+    assert copied["source_uri"] is None
     await bus_probe.expect(ModelVersionRegistered, lambda e: e.model_name == "elsewhere")
     reference = (await registry.get("/v1/models/elsewhere/versions/1")).json()
     assert (reference["source_uri"], reference["files"]) == ("s3://other-bucket/m.pkl", [])
