@@ -64,8 +64,11 @@ class JobsClient:
         timeout_s: float = 3600.0,
         outputs: list[Json] | None = None,
         description: str = "",
+        triggers: list[Json] | None = None,
+        schedule_cron: str | None = None,
     ) -> Json:
-        """Define a job; `outputs` items: {"model_name", "path", "framework"?, "tags"?}."""
+        """Define a job; `outputs` items: {"model_name", "path", "framework"?, "tags"?};
+        `triggers` items: {"event", "filter"?, "cooldown_s"?}; `schedule_cron` in UTC."""
         body = {
             "name": name,
             "command": command,
@@ -75,6 +78,8 @@ class JobsClient:
             "timeout_s": timeout_s,
             "outputs": outputs or [],
             "description": description,
+            "triggers": triggers or [],
+            "schedule_cron": schedule_cron,
         }
         result: Json = self._json("POST", "/v1/jobs", json=body)
         return result

@@ -29,6 +29,18 @@ class JobOutput(BaseModel):
             raise ValueError(exc.message) from exc
 
 
+class Trigger(BaseModel):
+    """Start a run when an event whose fields equal `filter` arrives, at most once per cool-down."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(
+        description="drift.detected, performance.degraded or collection_window.closed"
+    )
+    filter: dict[str, str] = Field(default_factory=dict, description="e.g. {endpoint_name: churn}")
+    cooldown_s: int = Field(default=3600, ge=0)
+
+
 class CreateJob(BaseModel):
     """A job definition: what to run, with which code and parameters, and what it produces."""
 
@@ -44,6 +56,8 @@ class CreateJob(BaseModel):
     timeout_s: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
     outputs: list[JobOutput] = Field(default_factory=list)
     description: str = ""
+    triggers: list[Trigger] = Field(default_factory=list)
+    schedule_cron: str | None = Field(default=None, description="cron expression, in UTC")
 
 
 class StartRun(BaseModel):

@@ -7,10 +7,10 @@ from typing import cast
 from fastapi import FastAPI
 
 import modelops_jobs
-from modelops_jobs import api, subscribers
+from modelops_jobs import api, subscribers, triggering
 from modelops_jobs.app_deps import Deps
 from modelops_jobs.execution import ExecutionConfig
-from modelops_jobs.repository import MongoJobs, MongoRuns
+from modelops_jobs.repository import MongoClaims, MongoJobs, MongoRuns
 from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.inbox import Inbox
@@ -48,10 +48,16 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         stale_after_s=settings.stale_after_s,
         kick=kick,
     )
-    deps = Deps(settings, inbox, runtime.publisher, jobs, runs, runtime.objects, runner)
+    claims = MongoClaims(runtime.db)
+    deps = Deps(settings, inbox, runtime.publisher, jobs, runs, runtime.objects, runner, claims)
     app.state.deps = deps
     router = subscribers.build_router(runtime, deps)
-    return Wiring(router=router, outbox=[runs.collection], background=[runner.watch])
+
+    async def schedule() -> None:
+        await triggering.schedule_loop(deps)
+
+    background = [runner.watch, schedule]
+    return Wiring(router=router, outbox=[runs.collection], background=background)
 
 
 def create_app(settings: JobsSettings) -> FastAPI:

@@ -2,8 +2,7 @@
 
 from dataclasses import dataclass
 
-from modelops_contracts.events import Event
-from modelops_jobs.ports import Artifacts, Jobs, Runs
+from modelops_jobs.ports import Artifacts, Claims, Jobs, Runs
 from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.bus import EventPublisher
@@ -21,7 +20,4 @@ class Deps:
     runs: Runs
     store: Artifacts
     runner: Runner
-
-    async def inbox_record(self, event: Event) -> None:
-        """Record the event as applied (idempotent on its id)."""
-        await self.inbox.record(event)
+    claims: Claims

@@ -129,7 +129,13 @@ class Execution:
             await self.end(state, {"reason": reason}, reason)
             return
         await self.prepare()
-        started = RunStarted(run_id=self.run_id, job_name=self.run["job_name"])
+        cause = self.run.get("trigger_event") or {}
+        started = RunStarted(
+            run_id=self.run_id,
+            job_name=self.run["job_name"],
+            trigger=self.run.get("trigger", "manual"),
+            trigger_event_id=cause.get("event_id"),
+        )
         fields = {"started_at": now(), "heartbeat_at": now()}
         if not await self.runs.transition(
             self.run_id, [RunState.QUEUED], RunState.RUNNING, fields, [started]

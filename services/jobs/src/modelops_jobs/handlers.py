@@ -7,12 +7,14 @@ from modelops_contracts.types import RunState
 from modelops_jobs.app_deps import Deps
 from modelops_jobs.execution import now
 from modelops_jobs.ports import Document
+from modelops_jobs.triggers import Cause, check_triggers
 from modelops_servicekit.errors import Conflict, Invalid, NotFound
 from modelops_servicekit.objects import blob_key
 
 
 async def create_job(deps: Deps, body: dict[str, Any], actor: str) -> Document:
     """Store a job definition; its code snapshot must have been uploaded first."""
+    check_triggers(body.get("triggers") or [], body.get("schedule_cron"))
     sha = body.get("code_sha256")
     if sha and await deps.store.stat(blob_key(sha)) is None:
         raise Invalid(f"no code snapshot {sha}: upload it with PUT /v1/snapshots/{sha}")
@@ -32,15 +34,23 @@ async def get_job(deps: Deps, name: str) -> Document:
     return found(await deps.jobs.get(name), f"job {name!r}")
 
 
-async def start_run(deps: Deps, name: str, parameters: dict[str, str], actor: str) -> Document:
+async def start_run(
+    deps: Deps,
+    name: str,
+    parameters: dict[str, str],
+    actor: str,
+    cause: Cause | None = None,
+    run_id: str | None = None,
+) -> Document:
     """Queue a run of the job (a copy of its definition, so later edits do not change it)."""
     job = await get_job(deps, name)
     at = now()
     run: Document = {
-        "run_id": uuid.uuid4().hex,
+        "run_id": run_id or uuid.uuid4().hex,
         "job_name": name,
         "state": RunState.QUEUED.value,
-        "trigger": "manual",
+        "trigger": cause.event_type if cause else "manual",
+        "trigger_event": cause.as_doc() if cause else None,
         "command": job["command"],
         "code_sha256": job.get("code_sha256"),
         "parameters": {**job["parameters"], **parameters},

@@ -39,6 +39,39 @@ class MongoJobs:
     async def all(self) -> list[Document]:
         return await self.collection.find({}).sort("name", ASCENDING).to_list()
 
+    async def triggered_by(self, event_type: str) -> list[Document]:
+        return await self.collection.find({"triggers.event": event_type}).to_list()
+
+    async def scheduled(self) -> list[Document]:
+        return await self.collection.find({"schedule_cron": {"$type": "string"}}).to_list()
+
+    async def note(self, name: str, decision: Document) -> None:
+        await self.collection.update_one({"_id": name}, {"$set": {"last_trigger": decision}})
+
+    async def mark(self, name: str, fields: Document) -> None:
+        await self.collection.update_one({"_id": name}, {"$set": fields})
+
+
+class MongoClaims:
+    """`trigger_claims`: one document per claimed key. FerretDB applies conditional updates
+    non-atomically under concurrency, but a duplicate `_id` is always refused: the only lock."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: AsyncCollection[Document] = db["trigger_claims"]
+
+    async def take(self, key: str, doc: Document) -> bool:
+        try:
+            await self.collection.insert_one({**doc, "_id": key})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, key: str) -> Document | None:
+        return await self.collection.find_one({"_id": key})
+
+    async def drop(self, key: str, run_id: str) -> None:
+        await self.collection.delete_one({"_id": key, "run_id": run_id})
+
 
 class MongoRuns:
     """`runs`: one document per run (`_id` = run id), its outbox inside."""
@@ -73,6 +106,12 @@ class MongoRuns:
         update = push_outbox({"$set": {**fields, "state": target.value}}, events)
         result = await self.collection.update_one(query, update)
         return result.modified_count == 1
+
+    async def active_of(self, job_name: str) -> str | None:
+        """The id of a queued or running run of the job, if any."""
+        query = {"job_name": job_name, "state": {"$in": [s.value for s in ACTIVE]}}
+        doc = await self.collection.find_one(query, {"_id": 1})
+        return str(doc["_id"]) if doc else None
 
     async def heartbeat(self, run_ids: Sequence[str], at: datetime) -> None:
         if run_ids:

@@ -29,5 +29,7 @@ class JobsSettings(ServiceSettings):
     """How much of the log end a `run.failed` event carries."""
     inherit_env: list[str] = Field(default_factory=lambda: ["PATH", "HOME", "LANG", "TMPDIR"])
     """The only variables of the service's environment a run sees (no service secrets)."""
+    schedule_check_s: float = Field(default=10.0, gt=0)
+    """How often job cron schedules are checked for being due."""
     max_snapshot_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     """The largest code snapshot accepted."""

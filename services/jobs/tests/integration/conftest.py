@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from modelops_client.jobs import snapshot
 from modelops_jobs.app import create_app
@@ -27,6 +28,7 @@ def jobs_settings(service_settings: Callable[..., Any], tmp_path: Path) -> JobsS
         "jobs",
         runs_dir=tmp_path / "runs",
         heartbeat_s=0.2,
+        schedule_check_s=0.2,
         stale_after_s=1.0,
         kill_grace_s=1.0,
     )
@@ -40,13 +42,17 @@ def client_of(app: Any) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def jobs(jobs_settings: JobsSettings) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process jobs app (lifespan run) and a client calling it as alice."""
+async def jobs_app(jobs_settings: JobsSettings) -> AsyncIterator[FastAPI]:
+    """An in-process jobs app, its lifespan run."""
     app = create_app(jobs_settings)
-    async with (
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
-        client_of(app) as http,
-    ):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        yield app
+
+
+@pytest.fixture
+async def jobs(jobs_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client calling the in-process jobs app as alice."""
+    async with client_of(jobs_app) as http:
         yield http
 
 

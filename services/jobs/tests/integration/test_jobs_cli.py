@@ -52,4 +52,12 @@ def test_create_run_follow_and_inspect_a_job(fleet: ServiceFleet, tmp_path: Path
     assert points == [{"name": "accuracy", "value": 0.75, "step": 1}]
     assert "epochs 3" in run("run", "logs", run_id)
     assert "train" in run("job", "list")
+    run(
+        "job", "create", "retrain", "--command", "python train.py", "--on", "drift.detected",
+        "--filter", "endpoint_name=churn", "--cooldown", "600", "--cron", "0 3 * * *",
+    )  # fmt: skip
+    shown_job = run("job", "show", "retrain")
+    assert '"endpoint_name": "churn"' in shown_job
+    assert '"cooldown_s": 600' in shown_job
+    assert '"schedule_cron": "0 3 * * *"' in shown_job
     assert "already ended" in runner.invoke(app, ["job", "cancel", run_id], env=env).stderr

@@ -33,8 +33,16 @@ def create(
     timeout: Annotated[float, typer.Option(help="seconds before the run is killed")] = 3600.0,
     output: Annotated[list[str] | None, typer.Option(help="model_name=path (repeat)")] = None,
     framework: Annotated[str, typer.Option(help="framework of the outputs")] = "custom",
+    on: Annotated[
+        list[str] | None, typer.Option(help="start a run on this event, e.g. drift.detected")
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="field=value the event must carry")
+    ] = None,
+    cooldown: Annotated[int, typer.Option(help="seconds between triggered runs")] = 3600,
+    cron: Annotated[str | None, typer.Option(help="cron schedule, in UTC")] = None,
 ) -> None:
-    """Define a job: its command, code folder, parameters, timeout and model outputs."""
+    """Define a job: its command, code folder, parameters, timeout, outputs and triggers."""
     if code is not None and not code.is_dir():
         err.print(f"error: {code} is not a folder")
         raise typer.Exit(1)
@@ -51,9 +59,17 @@ def create(
             param_args=param_args,
             timeout_s=timeout,
             outputs=outputs,
+            triggers=_triggers(on, filter_, cooldown),
+            schedule_cron=cron,
         )
     )
     out.print(f"job {job['name']} (code {job.get('code_sha256') or 'none'})")
+
+
+def _triggers(events: list[str] | None, pairs: list[str] | None, cooldown: int) -> list[Any]:
+    """One trigger per `--on` event, each with the `--filter` pairs and the cool-down."""
+    filter_ = parse_pairs(pairs, "filter")
+    return [{"event": e, "filter": filter_, "cooldown_s": cooldown} for e in events or []]
 
 
 @app.command("run")

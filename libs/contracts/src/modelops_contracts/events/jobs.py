@@ -29,6 +29,9 @@ class RunStarted(Event):
     run_id: str
     job_name: ModelName
     trigger: str = "manual"
+    """`manual`, `schedule`, or the type of the event that triggered the run."""
+    trigger_event_id: str | None = None
+    """The id of the event that triggered the run, if an event did."""
 
     def entity(self) -> str:
         return f"runs/{self.run_id}"
