@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_gateway import (
     BODY,
     LOAD_CORE,
+    cpu_seconds,
     stand_in_deployer,
     start,
     wait_ready,
@@ -113,17 +114,11 @@ class Run:
 Runs = tuple[int, list[Run], list[Run]]  # concurrency, runs with collection off, on
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def one_run(url: str, concurrency: int, seconds: float, pid: int) -> Run:
-    before = cpu_s(pid)
+    before = cpu_seconds(pid)
     load = run_load(url, BODY, concurrency, seconds, LOAD_CORE)
     requests = load.rps * seconds
-    return Run(load, 1e6 * (cpu_s(pid) - before) / requests if requests else float("nan"))
+    return Run(load, 1e6 * (cpu_seconds(pid) - before) / requests if requests else float("nan"))
 
 
 def measure(gateway: str, pid: int, levels: list[int], seconds: float, rounds: int) -> list[Runs]:

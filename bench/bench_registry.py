@@ -15,7 +15,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,6 @@ def random_file(path: Path, size: int) -> str:
             digest.update(block)
             f.write(block)
     return digest.hexdigest()
-
-
-def read_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
 
 
 def timed(action: object) -> float:

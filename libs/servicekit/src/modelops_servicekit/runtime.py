@@ -1,6 +1,7 @@
 """What one service process holds: the bus, its database, its bucket and its outbox relay."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -119,6 +120,17 @@ class Runtime:
             return await ping(self.db)
 
         return {"nats": nats, "mongo": mongo, "objects": self.objects.ping}
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Young-generation collections every 50k allocations instead of 700."""
+
+
+def collect_less_often() -> None:
+    """For services that hold many objects alive between batches (buffered rows, buffered
+    predictions): with the default thresholds the cyclic GC re-scans them so often that it
+    costs more than the work itself (the collector measured decoding 2-3x faster)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve(app: object, http: HttpSettings) -> None:

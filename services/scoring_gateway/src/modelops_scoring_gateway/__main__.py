@@ -1,20 +1,15 @@
 """Run the scoring gateway service: `python -m modelops_scoring_gateway` (uvloop + httptools)."""
 
-import gc
-
 import uvicorn
 
 from modelops_scoring_gateway.app import create_app
 from modelops_scoring_gateway.settings import ScoringGatewaySettings
-
-GC_THRESHOLDS = (50_000, 20, 100)
-"""Young-generation collections every 50k allocations, not 700: the hot path allocates short-
-lived containers per request, and buffered predictions are long-lived ones the GC would rescan."""
+from modelops_servicekit.runtime import collect_less_often
 
 
 def main() -> None:
     settings = ScoringGatewaySettings()
-    gc.set_threshold(*GC_THRESHOLDS)
+    collect_less_often()  # buffered predictions live until their batch is published
     uvicorn.run(
         create_app(settings),
         host=settings.http.host,
