@@ -16,6 +16,9 @@ class CollectorClient:
         s = settings or ClientSettings()
         self.api = ServiceClient(s.collector_url, user=s.user, timeout_s=max(s.timeout_s, 300.0))
 
+    def close(self) -> None:
+        self.api.close()
+
     def upload_feedback(
         self, labels: list[dict[str, Any]] | Path, endpoint: str | None = None
     ) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The jobs SDK: code snapshots, job definitions, runs, their logs and metrics."""
+"""The jobs SDK: code snapshots, job definitions, runs, their logs and metrics, promotion
+policies and decisions."""
 
 import gzip
 import hashlib
@@ -66,9 +67,11 @@ class JobsClient:
         description: str = "",
         triggers: list[Json] | None = None,
         schedule_cron: str | None = None,
+        inputs: list[Json] | None = None,
     ) -> Json:
         """Define a job; `outputs` items: {"model_name", "path", "framework"?, "tags"?};
-        `triggers` items: {"event", "filter"?, "cooldown_s"?}; `schedule_cron` in UTC."""
+        `triggers` items: {"event", "filter"?, "cooldown_s"?}; `schedule_cron` in UTC;
+        `inputs` items: {"name", "dataset", "version"?} or {"name", "endpoint", "window_s"?}."""
         body = {
             "name": name,
             "command": command,
@@ -80,6 +83,7 @@ class JobsClient:
             "description": description,
             "triggers": triggers or [],
             "schedule_cron": schedule_cron,
+            "inputs": inputs or [],
         }
         result: Json = self._json("POST", "/v1/jobs", json=body)
         return result
@@ -133,3 +137,40 @@ class JobsClient:
                     write(data)
                 return run
             time.sleep(poll_s)
+
+    def set_policy(self, model_name: str, policy: Json) -> Json:
+        """Set the model's promotion policy: {"alias"?, "evaluation", "criteria", ...}."""
+        result: Json = self._json("PUT", f"/v1/policies/{model_name}", json=policy)
+        return result
+
+    def get_policy(self, model_name: str) -> Json:
+        result: Json = self._json("GET", f"/v1/policies/{model_name}")
+        return result
+
+    def list_policies(self) -> list[Json]:
+        items: list[Json] = self._json("GET", "/v1/policies")["items"]
+        return items
+
+    def delete_policy(self, model_name: str) -> None:
+        self.client.request("DELETE", f"/v1/policies/{model_name}")
+
+    def promote(self, model_name: str, version: int, dry_run: bool = False) -> Json:
+        """Judge the version against the champion by the policy (dry run: compare only)."""
+        body = {"model_name": model_name, "version": version, "dry_run": dry_run}
+        result: Json = self._json("POST", "/v1/promotions", json=body)
+        return result
+
+    def promotions(self, model_name: str | None = None, limit: int = 50) -> list[Json]:
+        params: Json = {"limit": limit} | ({"model": model_name} if model_name else {})
+        items: list[Json] = self._json("GET", "/v1/promotions", params=params)["items"]
+        return items
+
+    def get_promotion(self, promotion_id: str) -> Json:
+        result: Json = self._json("GET", f"/v1/promotions/{promotion_id}")
+        return result
+
+    def review(self, promotion_id: str, approve: bool, reason: str = "") -> Json:
+        verb = "approve" if approve else "reject"
+        path = f"/v1/promotions/{promotion_id}/{verb}"
+        result: Json = self._json("POST", path, json={"reason": reason})
+        return result

@@ -11,8 +11,8 @@ from modelops_drift_monitor import api, api_plots, handlers, subscribers
 from modelops_drift_monitor.app_deps import Deps
 from modelops_drift_monitor.repository import MongoMonitors, MongoRuns
 from modelops_drift_monitor.settings import DriftMonitorSettings
-from modelops_drift_monitor.sources import CollectorWindows, RegistryDatasets
 from modelops_servicekit.inbox import Inbox
+from modelops_servicekit.peers import CollectorWindows, RegistryDatasets
 from modelops_servicekit.runtime import Runtime, Wire, Wiring, create_service_app
 
 log = structlog.get_logger(__name__)

@@ -9,9 +9,9 @@ from modelops_contracts.events import DriftChecked, DriftDetected, Event, Perfor
 from modelops_contracts.events.drift import FeatureDrift
 from modelops_contracts.types import ModelName, Severity, Version
 from modelops_drift_monitor.drift import DriftOptions, DriftResult, FeatureOptions
-from modelops_drift_monitor.performance import degradation
 from modelops_drift_monitor.schedule import valid_cron
 from modelops_drift_monitor.stattests import DEFAULT_THRESHOLDS
+from modelops_servicekit.model_metrics import degradation
 
 Task = Literal["classification", "regression"]
 

@@ -11,9 +11,10 @@ import pyarrow as pa  # type: ignore[import-untyped]  # no type information ship
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no type information shipped
 
-from modelops_drift_monitor import domain, performance, reports
+from modelops_drift_monitor import domain, reports
 from modelops_drift_monitor.baseline import Baseline
 from modelops_drift_monitor.drift import DriftResult, check_drift, sample_indices
+from modelops_servicekit import model_metrics
 
 if TYPE_CHECKING:
     from modelops_drift_monitor.app_deps import Deps
@@ -39,9 +40,9 @@ def performance_of(monitor: domain.CreateMonitor, source: pads.Dataset) -> dict[
         return {}
     y, p = table.column(0).to_pylist(), table.column(1).to_pylist()
     if monitor.task == "regression":
-        return performance.regression(y, p)
+        return model_metrics.regression(y, p)
     scores = table.column(2).to_pylist() if len(cols) == 3 else None
-    return performance.classification(y, p, scores)
+    return model_metrics.classification(y, p, scores)
 
 
 def evaluate(

@@ -7,13 +7,16 @@ from typing import cast
 from fastapi import FastAPI
 
 import modelops_jobs
-from modelops_jobs import api, subscribers, triggering
+from modelops_jobs import api, api_promotions, subscribers, triggering
 from modelops_jobs.app_deps import Deps
 from modelops_jobs.execution import ExecutionConfig
+from modelops_jobs.inputs import PeerInputs
 from modelops_jobs.repository import MongoClaims, MongoJobs, MongoRuns
+from modelops_jobs.repository_promotions import MongoPolicies, MongoPromotions
 from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.inbox import Inbox
+from modelops_servicekit.peers import CollectorWindows, RegistryDatasets, RegistryModels
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 
 
@@ -42,14 +45,30 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
     runner = Runner(
         runs,
         runtime.objects,
+        PeerInputs(settings.registry_url, settings.collector_url, settings.holdout_fraction),
         execution_config(settings),
         max_concurrent=settings.max_concurrent_runs,
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,
         kick=kick,
     )
-    claims = MongoClaims(runtime.db)
-    deps = Deps(settings, inbox, runtime.publisher, jobs, runs, runtime.objects, runner, claims)
+    claims, promotions = MongoClaims(runtime.db), MongoPromotions(runtime.db)
+    await promotions.ensure_indexes()
+    deps = Deps(
+        settings,
+        inbox,
+        runtime.publisher,
+        jobs,
+        runs,
+        runtime.objects,
+        runner,
+        claims,
+        policies=MongoPolicies(runtime.db),
+        promotions=promotions,
+        models=RegistryModels(settings.registry_url),
+        datasets=RegistryDatasets(settings.registry_url),
+        windows=CollectorWindows(settings.collector_url),
+    )
     app.state.deps = deps
     router = subscribers.build_router(runtime, deps)
 
@@ -57,10 +76,13 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         await triggering.schedule_loop(deps)
 
     background = [runner.watch, schedule]
-    return Wiring(router=router, outbox=[runs.collection], background=background)
+    outbox = [runs.collection, promotions.collection]
+    return Wiring(router=router, outbox=outbox, background=background)
 
 
 def create_app(settings: JobsSettings) -> FastAPI:
     """The jobs's ASGI app."""
     description = str(modelops_jobs.__doc__)
-    return create_service_app(settings, wire=wire, routers=[api.router], description=description)
+    return create_service_app(
+        settings, wire=wire, routers=[api.router, api_promotions.router], description=description
+    )

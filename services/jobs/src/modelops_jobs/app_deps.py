@@ -2,7 +2,17 @@
 
 from dataclasses import dataclass
 
-from modelops_jobs.ports import Artifacts, Claims, Jobs, Runs
+from modelops_jobs.ports import (
+    Artifacts,
+    Claims,
+    Datasets,
+    Jobs,
+    Models,
+    Policies,
+    Promotions,
+    Runs,
+    Windows,
+)
 from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.bus import EventPublisher
@@ -21,3 +31,8 @@ class Deps:
     store: Artifacts
     runner: Runner
     claims: Claims
+    policies: Policies
+    promotions: Promotions
+    models: Models
+    datasets: Datasets
+    windows: Windows

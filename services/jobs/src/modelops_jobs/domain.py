@@ -5,6 +5,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from modelops_contracts.types import RunState
@@ -19,6 +20,11 @@ TRANSITIONS: dict[RunState, frozenset[RunState]] = {
 MAX_METRICS = 10_000
 """Metric points kept per run; later points are dropped (and counted)."""
 PYTHON_NAMES = frozenset({"python", "python3"})
+
+
+def now() -> datetime:
+    """The time, in UTC (the one clock of the service)."""
+    return datetime.now(UTC)
 
 
 class IllegalTransition(Conflict):
@@ -79,6 +85,11 @@ def latest_values(points: Iterable[Metric]) -> dict[str, float]:
 def env_name(parameter: str) -> str:
     """`learning-rate` -> `MODELOPS_PARAM_LEARNING_RATE`."""
     return "MODELOPS_PARAM_" + re.sub(r"[^A-Za-z0-9]", "_", parameter).upper()
+
+
+def input_env(name: str) -> str:
+    """`train` -> `MODELOPS_INPUT_TRAIN`: the folder where a run finds that input."""
+    return "MODELOPS_INPUT_" + name.upper()
 
 
 def parameter_env(parameters: dict[str, str]) -> dict[str, str]:

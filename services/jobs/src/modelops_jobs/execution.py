@@ -4,7 +4,6 @@ import asyncio
 import shutil
 import tarfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -13,9 +12,11 @@ from modelops_contracts.events import Event, RunCompleted, RunFailed, RunModelOu
 from modelops_contracts.events.model_version import Lineage
 from modelops_contracts.types import Framework, RunState
 from modelops_jobs import domain
-from modelops_jobs.ports import Artifacts, Document, Runs
+from modelops_jobs.domain import now
+from modelops_jobs.inputs import lineage_datasets
+from modelops_jobs.ports import Artifacts, Document, InputSources, Runs
 from modelops_jobs.process import Outcome, ProcessSpec, run_process
-from modelops_servicekit.errors import Invalid
+from modelops_servicekit.errors import Invalid, ModelOpsError
 from modelops_servicekit.objects import blob_key
 
 log = structlog.get_logger(__name__)
@@ -48,16 +49,16 @@ class Workdir:
         return self.root / "outputs"
 
     @property
+    def inputs(self) -> Path:
+        return self.root / "inputs"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
 
     @property
     def log(self) -> Path:
         return self.root / "log.txt"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _read_text(path: Path) -> str:
@@ -72,8 +73,18 @@ def _extract(archive: Path, into: Path) -> None:
 class Execution:
     """Drives one run from queued to its end state; each change is one write with its event."""
 
-    def __init__(self, runs: Runs, store: Artifacts, config: ExecutionConfig, run: Document):
-        self.runs, self.store, self.config, self.run = runs, store, config, run
+    def __init__(
+        self,
+        runs: Runs,
+        store: Artifacts,
+        sources: InputSources,
+        config: ExecutionConfig,
+        run: Document,
+    ) -> None:
+        self.runs, self.store, self.sources, self.config = runs, store, sources, config
+        self.run = run
+        self.used: list[Document] = []
+        """The inputs fetched for this run, with their digests."""
         self.run_id: str = run["run_id"]
         self.work = Workdir(config.runs_dir / self.run_id)
         self.cancel = asyncio.Event()
@@ -84,7 +95,7 @@ class Execution:
         return (RunState.FAILED, STOPPED) if self.stopping else (RunState.CANCELLED, "cancelled")
 
     async def prepare(self) -> None:
-        """A fresh folder with the code snapshot unpacked and an empty output folder."""
+        """A fresh folder: the code snapshot unpacked, the inputs fetched, no outputs yet."""
         for folder in (self.work.code, self.work.outputs):
             folder.mkdir(parents=True, exist_ok=True)
         self.work.log.touch()
@@ -97,6 +108,11 @@ class Execution:
             except (tarfile.TarError, OSError) as exc:
                 raise Invalid(f"the code snapshot cannot be unpacked: {exc}") from exc
             archive.unlink()
+        for spec in self.run.get("inputs") or []:
+            self.used.append(await self.sources.materialize(spec, self.input_dir(spec["name"])))
+
+    def input_dir(self, name: str) -> Path:
+        return self.work.inputs / name
 
     def spec(self) -> ProcessSpec:
         run, cfg, work = self.run, self.config, self.work
@@ -108,6 +124,8 @@ class Execution:
             "MODELOPS_JOB_NAME": run["job_name"],
             "MODELOPS_OUTPUT_DIR": str(work.outputs),
             "MODELOPS_METRICS_FILE": str(work.metrics),
+            "MODELOPS_INPUTS_DIR": str(work.inputs),
+            **{domain.input_env(i["name"]): str(self.input_dir(i["name"])) for i in self.used},
         }
         argv = domain.command_line(run["command"], params, run["param_args"], cfg.python)
         return ProcessSpec(argv, work.code, env, work.log, run["timeout_s"], cfg.grace_s)
@@ -116,9 +134,9 @@ class Execution:
         """Prepare, start, wait, finish; the folder is removed whatever happens."""
         try:
             await self._execute()
-        except Exception as exc:  # a broken snapshot, the store or Mongo down: fail the run
+        except Exception as exc:  # a broken snapshot, an input or a peer missing: fail the run
             log.exception("run_execution_failed", run_id=self.run_id)
-            reason = exc.message if isinstance(exc, Invalid) else f"internal error: {exc!r}"
+            reason = exc.message if isinstance(exc, ModelOpsError) else f"internal error: {exc!r}"
             await self.end(RunState.FAILED, {"reason": reason}, reason)
         finally:
             await asyncio.to_thread(shutil.rmtree, self.work.root, True)
@@ -136,7 +154,7 @@ class Execution:
             trigger=self.run.get("trigger", "manual"),
             trigger_event_id=cause.get("event_id"),
         )
-        fields = {"started_at": now(), "heartbeat_at": now()}
+        fields = {"started_at": now(), "heartbeat_at": now(), "inputs_used": self.used}
         if not await self.runs.transition(
             self.run_id, [RunState.QUEUED], RunState.RUNNING, fields, [started]
         ):
@@ -179,7 +197,11 @@ class Execution:
             job_name=self.run["job_name"],
             metrics=fields["metric_summary"],
             outputs=outputs,
-            lineage=Lineage(run_id=self.run_id, experiment=self.run["job_name"]),
+            lineage=Lineage(
+                run_id=self.run_id,
+                experiment=self.run["job_name"],
+                datasets=lineage_datasets(self.used),
+            ),
         )
         fields = {**fields, "ended_at": now(), "output_uris": [o.artifact_uri for o in outputs]}
         await self._move(RunState.COMPLETED, fields, [event])

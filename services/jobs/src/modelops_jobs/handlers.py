@@ -5,7 +5,7 @@ from typing import Any
 
 from modelops_contracts.types import RunState
 from modelops_jobs.app_deps import Deps
-from modelops_jobs.execution import now
+from modelops_jobs.domain import now
 from modelops_jobs.ports import Document
 from modelops_jobs.triggers import Cause, check_triggers
 from modelops_servicekit.errors import Conflict, Invalid, NotFound
@@ -57,6 +57,7 @@ async def start_run(
         "param_args": job["param_args"],
         "timeout_s": job["timeout_s"],
         "outputs": job["outputs"],
+        "inputs": job.get("inputs", []),
         "created_by": actor,
         "created_at": at,
         "heartbeat_at": at,

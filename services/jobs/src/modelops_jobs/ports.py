@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from modelops_contracts.events import Event
 from modelops_contracts.types import RunState
+from modelops_jobs.promotion import PromotionState
 from modelops_servicekit.objects import ObjectStore
 
 Document = dict[str, Any]
@@ -59,6 +61,63 @@ class Runs(Protocol):
     async def heartbeat(self, run_ids: Sequence[str], at: datetime) -> None: ...
     async def stale(self, before: datetime) -> list[Document]:
         """Queued or running runs whose holder has not beaten since `before`."""
+
+
+class Policies(Protocol):
+    """Promotion policies, one per model."""
+
+    async def put(self, doc: Document) -> None: ...
+    async def get(self, model_name: str) -> Document | None: ...
+    async def all(self) -> list[Document]: ...
+    async def delete(self, model_name: str) -> bool: ...
+
+
+class Promotions(Protocol):
+    """Promotion decisions, one per model version; a state change carries its events."""
+
+    async def insert(self, doc: Document) -> bool:
+        """False if the version already has a decision."""
+
+    async def get(self, promotion_id: str) -> Document | None: ...
+    async def recent(self, model_name: str | None, limit: int) -> list[Document]: ...
+    async def transition(
+        self,
+        promotion_id: str,
+        allowed_from: Sequence[PromotionState],
+        target: PromotionState,
+        fields: Document,
+        events: Sequence[Event] = (),
+    ) -> bool: ...
+
+
+class Models(Protocol):
+    """Model versions and aliases (the registry)."""
+
+    async def alias(self, name: str, alias: str) -> int | None: ...
+    async def set_alias(self, name: str, alias: str, version: int, actor: str) -> Document: ...
+    async def fetch(self, name: str, version: int, folder: Path) -> Document: ...
+
+
+class Datasets(Protocol):
+    """Dataset versions (the registry)."""
+
+    async def describe(self, name: str, version: str) -> Document: ...
+    async def fetch(self, name: str, version: str, folder: Path) -> list[Path]: ...
+
+
+class Windows(Protocol):
+    """Collected production data (the data collector)."""
+
+    async def fetch(
+        self, endpoint: str, model_version: int | None, start: datetime, end: datetime, path: Path
+    ) -> Path | None: ...
+
+
+class InputSources(Protocol):
+    """Where a run's declared inputs come from (the registry, the data collector)."""
+
+    async def materialize(self, spec: Document, folder: Path) -> Document:
+        """Fetch the input into `folder`; a record of what was fetched, with file digests."""
 
 
 Artifacts = ObjectStore

@@ -13,8 +13,9 @@ import structlog
 from modelops_contracts.events import RunFailed
 from modelops_contracts.types import RunState
 from modelops_jobs import domain
-from modelops_jobs.execution import Execution, ExecutionConfig, now
-from modelops_jobs.ports import Artifacts, Document, Runs
+from modelops_jobs.domain import now
+from modelops_jobs.execution import Execution, ExecutionConfig
+from modelops_jobs.ports import Artifacts, Document, InputSources, Runs
 
 log = structlog.get_logger(__name__)
 RESTARTED = "the jobs service restarted during the run"
@@ -27,6 +28,7 @@ class Runner:
         self,
         runs: Runs,
         store: Artifacts,
+        sources: InputSources,
         config: ExecutionConfig,
         *,
         max_concurrent: int,
@@ -34,7 +36,7 @@ class Runner:
         stale_after_s: float,
         kick: Callable[[], None] = lambda: None,
     ) -> None:
-        self.runs, self.store, self.config = runs, store, config
+        self.runs, self.store, self.sources, self.config = runs, store, sources, config
         self.heartbeat_s, self.stale_after_s, self.kick = heartbeat_s, stale_after_s, kick
         self._slots = asyncio.Semaphore(max_concurrent)
         self._held: dict[str, Execution] = {}
@@ -42,7 +44,7 @@ class Runner:
 
     def submit(self, run: Document) -> None:
         """Queue the run here; it starts as soon as a slot is free."""
-        execution = Execution(self.runs, self.store, self.config, run)
+        execution = Execution(self.runs, self.store, self.sources, self.config, run)
         self._held[execution.run_id] = execution
         task = asyncio.create_task(self._run(execution), name=f"run-{execution.run_id}")
         self._tasks.add(task)

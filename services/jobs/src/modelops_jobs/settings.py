@@ -33,3 +33,12 @@ class JobsSettings(ServiceSettings):
     """How often job cron schedules are checked for being due."""
     max_snapshot_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     """The largest code snapshot accepted."""
+    registry_url: str = "http://127.0.0.1:8101"
+    """Base URL of the registry's HTTP API (dataset and model versions, aliases)."""
+    collector_url: str = "http://127.0.0.1:8105"
+    """Base URL of the data collector's HTTP API (collected production data with labels)."""
+    holdout_fraction: float = Field(default=0.3, ge=0, lt=1)
+    """Share of collected production rows (by a hash of the request id) kept for evaluating
+    challengers: never given to a training run, the only collected rows a policy scores on."""
+    evaluation_dir: Path = Path(tempfile.gettempdir()) / "modelops-evaluations"
+    """Where a promotion's models and data are downloaded while they are scored; removed after."""

@@ -13,8 +13,7 @@ import structlog
 from modelops_contracts.events import Event
 from modelops_jobs import triggers
 from modelops_jobs.app_deps import Deps
-from modelops_jobs.domain import ACTIVE
-from modelops_jobs.execution import now
+from modelops_jobs.domain import ACTIVE, now
 from modelops_jobs.handlers import start_run
 from modelops_jobs.ports import Document
 from modelops_jobs.triggers import Cause

@@ -14,6 +14,7 @@ from modelops_client.cli import (
     monitor,
     package,
     platform,
+    promotion,
     webhook,
 )
 
@@ -35,6 +36,7 @@ deployment.register_group(app)
 apply.register(app)
 feedback.register_group(app)
 job.register_group(app)
+promotion.register_group(app)
 
 
 def main() -> None:

@@ -41,6 +41,13 @@ def create(
     ] = None,
     cooldown: Annotated[int, typer.Option(help="seconds between triggered runs")] = 3600,
     cron: Annotated[str | None, typer.Option(help="cron schedule, in UTC")] = None,
+    input_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            help="name=dataset:NAME[:VERSION] or name=endpoint:NAME[@WINDOW_S] (repeat)",
+        ),
+    ] = None,
 ) -> None:
     """Define a job: its command, code folder, parameters, timeout, outputs and triggers."""
     if code is not None and not code.is_dir():
@@ -61,9 +68,24 @@ def create(
             outputs=outputs,
             triggers=_triggers(on, filter_, cooldown),
             schedule_cron=cron,
+            inputs=[_input(name, spec) for name, spec in parse_pairs(input_, "input").items()],
         )
     )
     out.print(f"job {job['name']} (code {job.get('code_sha256') or 'none'})")
+
+
+def _input(name: str, spec: str) -> dict[str, Any]:
+    """`dataset:iris:3` / `dataset:iris` / `endpoint:churn@86400` as a job input."""
+    kind, _, rest = spec.partition(":")
+    if kind == "dataset" and rest:
+        dataset, _, version = rest.partition(":")
+        return {"name": name, "dataset": dataset, "version": version or "latest"}
+    if kind == "endpoint" and rest:
+        endpoint, _, window = rest.partition("@")
+        if window and not window.isdigit():
+            raise typer.BadParameter(f"window of input {name!r} must be seconds, not {window!r}")
+        return {"name": name, "endpoint": endpoint} | ({"window_s": int(window)} if window else {})
+    raise typer.BadParameter(f"input {name!r}: dataset:NAME[:VERSION] or endpoint:NAME[@SECONDS]")
 
 
 def _triggers(events: list[str] | None, pairs: list[str] | None, cooldown: int) -> list[Any]:
