@@ -4,13 +4,13 @@ UV_VERSION := 0.9.30
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 SERVICES := registry builder deployer scoring_gateway data_collector drift_monitor notifier jobs
-PACKAGES := modelops_contracts modelops_servicekit modelops_testkit modelops_client modelops_modelserver $(addprefix modelops_,$(SERVICES))
+PACKAGES := modelops_contracts modelops_servicekit modelops_testkit modelops_client modelops_modelserver modelops_demo $(addprefix modelops_,$(SERVICES))
 
 .PHONY: demo test setup stack lint typecheck imports pytest down clean
 
-## Set everything up and run the main job: the stack and every service, shown healthy.
+## Set everything up and run the main job: the closed-loop demo on the stack and every service.
 demo: setup
-	$(UV) run modelops up
+	$(UV) run python -m modelops_demo
 
 ## Set everything up and run the whole test suite (lint, types, import rules, tests).
 test: setup stack lint typecheck imports pytest

@@ -17,6 +17,9 @@ class Received:
     """One verified delivery."""
 
     at: float
+    """When it arrived (monotonic clock)."""
+    time: str
+    """When it happened (the CloudEvent's time, RFC 3339)."""
     type: str
     data: dict[str, Any]
     webhook_id: str
@@ -66,7 +69,11 @@ class Receiver:
             return 401
         envelope = json.loads(body)
         event = Received(
-            time.monotonic(), envelope["type"], envelope["data"], headers["webhook-id"]
+            time.monotonic(),
+            envelope["time"],
+            envelope["type"],
+            envelope["data"],
+            headers["webhook-id"],
         )
         with self._lock:
             if event.webhook_id in self._seen:

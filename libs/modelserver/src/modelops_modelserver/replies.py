@@ -10,7 +10,8 @@ from modelops_modelserver.validation import BadInput
 Reply = tuple[int, bytes, bytes]
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
-DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY
+DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+"""NumPy arrays as lists; int class keys (scikit-learn's ZipMap probabilities) as strings."""
 FAILURES = (BadInput, Overloaded, TimedOut, ModelFailed)
 """What a scoring call may raise that becomes an error reply."""
 ERROR_STATUS = {BadInput: 400, Overloaded: 429, TimedOut: 504, ModelFailed: 500}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # no type information shipped
 import pytest
 
 from modelops_client.config import ClientSettings
