@@ -14,6 +14,10 @@ from sklearn.preprocessing import StandardScaler
 SHIFTED = ("worst_radius", "worst_perimeter", "worst_area", "mean_concave_points")
 """Features whose production values move (by SHIFT_SDS of their training spread)."""
 SHIFT_SDS = 1.5
+SHIFTED_AT = (7, 20, 22, 23)
+"""Their positions among the features (the collector names a list row's values f0, f1, ...)."""
+STEADY_AT = (1, 4, 9, 15)
+"""Positions of four features that do not move (the monitor watches these eight)."""
 
 
 def cancer() -> tuple[pd.DataFrame, pd.Series]:

@@ -154,17 +154,18 @@ class Story:
 
     def automate(self) -> None:
         features = list(self.x.columns)
+        watched = [f"f{i}" for i in (*data.SHIFTED_AT, *data.STEADY_AT)]
         body = {
             "name": f"{self.name}-drift",
             "model_name": self.name,
             "endpoint_name": self.name,
             "baseline": {"dataset": f"{self.name}-train"},
-            "features": features,
+            "features": watched,
             "target_column": "label",
             "schedule_interval_s": 10,
             "window_s": 30,
             "on_window_closed": False,
-            "thresholds": {"drift_share": 0.1},
+            "thresholds": {"drift_share": 0.4},
         }
         with MonitorClient(self.s) as monitor:
             self.monitor_id = monitor.create(body)["id"]
@@ -259,7 +260,7 @@ class Story:
         self.automate()
         with closing(CollectorClient(self.s)) as collector:
             traffic = Traffic(self.s.gateway_url, self.name, key, collector)
-            traffic.use(self.x[~self.train], self.y[~self.train], label=False)
+            traffic.use(self.x[self.train], self.y[self.train], label=False)
             traffic.start()
             self.step("traffic: 20 requests/s of in-distribution rows")
             try:

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]  # no type information shipped
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no type information shipped
+import structlog
 
 from modelops_drift_monitor import domain, reports
 from modelops_drift_monitor.baseline import Baseline
@@ -18,6 +19,8 @@ from modelops_servicekit import model_metrics
 
 if TYPE_CHECKING:
     from modelops_drift_monitor.app_deps import Deps
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -107,12 +110,16 @@ async def store_reports(
         sample = folder / "baseline-sample.parquet"
         await deps.objects.get_file(f"monitors/{monitor_id}/baseline-sample.parquet", sample)
         columns = [f.feature for f in outcome.drift.features]
-        ev_html = await asyncio.to_thread(
-            _evidently_html, sample, current, deps.evidently_sample_rows, monitor.seed, columns
-        )
-        (folder / "evidently.html").write_text(ev_html)
-        await deps.objects.put_file(folder / "evidently.html", keys["evidently"])
-    else:
+        try:
+            ev_html = await asyncio.to_thread(
+                _evidently_html, sample, current, deps.evidently_sample_rows, monitor.seed, columns
+            )
+        except Exception as exc:  # Evidently's page is an extra: the verdict does not need it
+            log.warning("evidently_report_failed", run_id=run_id, error=repr(exc))
+        else:
+            (folder / "evidently.html").write_text(ev_html)
+            await deps.objects.put_file(folder / "evidently.html", keys["evidently"])
+    if ev_html is None:
         keys.pop("evidently")
     (folder / "result.json").write_text(json.dumps(outcome.result, default=float))
     href = "evidently" if ev_html else None
