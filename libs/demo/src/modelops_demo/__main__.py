@@ -15,7 +15,7 @@ from modelops_client.local import LocalPlatform, LocalPlatformError
 from modelops_demo.story import run_story
 
 DEMO_ENV = {
-    "MODELOPS_DELIVERY__ALLOW_PRIVATE": '["127.0.0.1/32"]',  # notifier: the demo's receiver is local
+    "MODELOPS_DELIVERY__ALLOW_PRIVATE": '["127.0.0.1/32"]',  # notifier: a local receiver
     "MODELOPS_FLUSH_INTERVAL_S": "2",  # collector: rows reach MinIO within seconds
     "MODELOPS_SCHEDULE_TICK_S": "2",  # drift monitor: due monitors are checked often
     "MODELOPS_EVIDENTLY_SAMPLE_ROWS": "500",
