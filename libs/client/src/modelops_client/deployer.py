@@ -25,9 +25,23 @@ class DeployerClient:
         return self.client.request(method, path, **kwargs).json()
 
     # -- endpoints -------------------------------------------------------------------------
-    def create_endpoint(self, name: str, *, auth_mode: str = "key", **extra: Any) -> Json:
-        """Create an endpoint; the answer's `keys` are shown only this once."""
-        body = {"name": name, "auth_mode": auth_mode, **extra}
+    def create_endpoint(
+        self,
+        name: str,
+        *,
+        auth_mode: str = "key",
+        follow: str | None = None,
+        follow_rollout: Json | None = None,
+        **extra: Any,
+    ) -> Json:
+        """Create an endpoint; the answer's `keys` are shown only this once.
+
+        `follow="model@alias"` rolls out each version the alias moves to, with
+        `follow_rollout={"steps": [10, 50, 100], "bake_s": 60, "guards": {...}}` (any key
+        left out takes the deployer's default)."""
+        body = {"name": name, "auth_mode": auth_mode, "follow": follow, **extra}
+        if follow_rollout is not None:
+            body["follow_rollout"] = follow_rollout
         result: Json = self._json("POST", "/v1/endpoints", json=body)
         return result
 

@@ -64,7 +64,7 @@ class Story:
         self.started = time.monotonic()
         self.receiver = Receiver(on_event=self._show)
         x, y = data.cancer()
-        self.x, self.y = positional(x), y
+        self.named, self.x, self.y = x, positional(x), y
         self.train = x.index % 4 != 0
 
     def step(self, text: str) -> None:
@@ -206,8 +206,7 @@ class Story:
 
     def loop(self, traffic: Traffic) -> Outcome:
         outcome = Outcome(self.name, self.receiver.events)
-        shifted = data.shift(self.x, self.x[self.train])
-        shifted.columns = self.x.columns
+        shifted = positional(data.shift(self.named, self.named[self.train]))
         traffic.use(shifted, self.y, label=True)
         t0 = time.monotonic()
         self.step(

@@ -6,12 +6,20 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from modelops_contracts.types import ModelName
-from modelops_deployer import handlers, kubernetes, rollout
+from modelops_deployer import domain, handlers, kubernetes, rollout
 from modelops_deployer.app_state import Deps
 from modelops_deployer.facts import state_event
 
 router = APIRouter(prefix="/v1")
 User = Header("anonymous", alias="modelops-user")
+
+
+class RolloutPolicy(BaseModel):
+    """Traffic steps (rising, ending at 100), each baked, guarded by error rate and p99."""
+
+    steps: list[int] = Field(default_factory=lambda: list(domain.STEPS))
+    bake_s: float = Field(default=domain.BAKE_S, ge=0)
+    guards: dict[str, float] = Field(default_factory=lambda: dict(domain.GUARDS))
 
 
 class CreateEndpoint(BaseModel):
@@ -22,6 +30,8 @@ class CreateEndpoint(BaseModel):
     description: str = ""
     follow: str | None = None
     """`model@alias`: when the alias moves, a deployment of the new version is rolled out."""
+    follow_rollout: RolloutPolicy | None = None
+    """How a follow rolls out (default: steps 10/50/100, 60 s bake, the default guards)."""
 
 
 class SetTraffic(BaseModel):
@@ -71,16 +81,11 @@ class UpdateDeployment(BaseModel):
     sample_rate: float | None = Field(default=None, ge=0, le=1)
 
 
-class StartRollout(BaseModel):
+class StartRollout(RolloutPolicy):
     """Move traffic to `to` in steps, each baked, guarded by error rate and p99 latency."""
 
     to: ModelName
     from_: ModelName | None = Field(default=None, alias="from")
-    steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
-    bake_s: float = Field(default=60.0, ge=0)
-    guards: dict[str, float] = Field(
-        default_factory=lambda: {"max_error_rate": 0.01, "max_p99_ms": 1000.0, "min_requests": 20}
-    )
 
 
 def deps(request: Request) -> Deps:
@@ -89,7 +94,7 @@ def deps(request: Request) -> Deps:
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in ("_id", "rev")}
+    out = {k: v for k, v in doc.items() if k not in ("_id", "name", "rev")}
     return {"name": doc["_id"], **out}
 
 

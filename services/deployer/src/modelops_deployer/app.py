@@ -8,6 +8,7 @@ import modelops_deployer
 from modelops_deployer import api, rollout, subscribers
 from modelops_deployer.app_state import Deps
 from modelops_deployer.autoscale import autoscale
+from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.peers import GatewayClient, RegistryClient
 from modelops_deployer.reconciler import Reconciler
 from modelops_deployer.repository import Repositories
@@ -48,7 +49,8 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         kick_relay()
         reconciler.kick()
 
-    app.state.deps = Deps(settings, repos, inbox, registry, gateway, targets, kick)
+    folders = ModelFolders(Path(settings.state_dir) / "models", registry)
+    app.state.deps = Deps(settings, repos, inbox, registry, gateway, targets, kick, folders)
     app.state.reconciler = reconciler
     reconciler.start()
     return Wiring(router=subscribers.build_router(runtime, app.state.deps), outbox=repos.outboxes)

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.peers import GatewayClient, RegistryClient
 from modelops_deployer.repository import Repositories
 from modelops_deployer.settings import DeployerSettings
@@ -21,3 +22,4 @@ class Deps:
     gateway: GatewayClient
     targets: dict[str, Target]
     kick: Callable[[], None]
+    folders: ModelFolders

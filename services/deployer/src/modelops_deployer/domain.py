@@ -10,6 +10,12 @@ from modelops_servicekit.errors import Invalid
 
 STATES = ("Transitioning", "Healthy", "Unhealthy", "Unschedulable", "Failed")
 KEY_SLOTS = ("primary", "secondary")
+STEPS, BAKE_S = (10, 50, 100), 60.0
+"""A rollout's default traffic steps (percent), each baked this many seconds."""
+GUARDS = {"max_error_rate": 0.01, "max_p99_ms": 1000.0, "min_requests": 20}
+"""A rollout's default guards: rolled back beyond 1% errors or a p99 of 1 s (20 requests on)."""
+DEFAULT_ROLLOUT: dict[str, Any] = {"steps": list(STEPS), "bake_s": BAKE_S, "guards": GUARDS}
+"""The rollout a follow starts when its endpoint has no `follow_rollout` of its own."""
 
 
 def new_key() -> str:
@@ -43,6 +49,34 @@ def check_mirror(mirror: dict[str, int], traffic: dict[str, int], deployments: s
     live = [name for name in mirror if traffic.get(name, 0) > 0 and mirror[name] > 0]
     if live:
         raise Invalid(f"deployments cannot take live and mirrored traffic: {live}")
+
+
+def check_steps(steps: list[int]) -> list[int]:
+    """A rollout's traffic steps: rising, ending at 100."""
+    steps = [int(s) for s in steps]
+    if not steps or steps[-1] != 100 or sorted(steps) != steps or steps[0] < 0:
+        raise Invalid("steps rise and end at 100")
+    return steps
+
+
+def parse_follow(ref: str) -> tuple[str, str]:
+    """`model@alias`, what an endpoint follows -> (model, alias)."""
+    name, sep, alias = ref.partition("@")
+    if not (name and sep and alias):
+        raise Invalid(f"follow is model@alias, not {ref!r}")
+    return name, alias
+
+
+def is_evidence_against(target: dict[str, Any], model_name: str, version: int | None) -> bool:
+    """Does a drift or performance event speak against a rollout's target deployment?
+
+    Only when it names the target's very version: input drift seen on an endpoint (no
+    version) is no evidence against the new version, which is often the fix for it.
+    """
+    return version is not None and (target["model_name"], target["version"]) == (
+        model_name,
+        version,
+    )
 
 
 def parse_model_ref(ref: str) -> tuple[str, str]:

@@ -1,43 +1,155 @@
 """Endpoints that follow `model@alias`: when the alias moves, a deployment of the new version
-is created next to the live one (same spec, image of the new version) and rolled out."""
+is created next to the live one (same spec, the new version's image or files) and rolled out.
 
+Image targets (docker, kubernetes) need the new version's image: until the builder announces
+it, the endpoint records that it awaits it (`awaiting`), and `image.built` creates the
+deployment then. The newest move wins: an awaited version the alias has left is never
+created. The deployment name `<endpoint>-v<version>` is the natural key that keeps a
+redelivered event from creating anything twice.
+"""
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from modelops_contracts.events import ModelAliasSet
+from modelops_deployer.domain import DEFAULT_ROLLOUT
+from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.repository import Repositories
-from modelops_servicekit.errors import Conflict
+from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
 
 log = structlog.get_logger(__name__)
-DROPPED = ("_id", "rev", "failed_spec", "log_tail", "scaled_at", "reason", "reconciled")
-GUARDS = {"max_error_rate": 0.01, "max_p99_ms": 1000.0, "min_requests": 20}
-DEFAULT_ROLLOUT = {"steps": [10, 50, 100], "bake_s": 60.0, "guards": GUARDS}
+Doc = dict[str, Any]
+DROPPED = ("_id", "name", "rev", "failed_spec", "log_tail", "scaled_at", "reason", "reconciled")
+IMAGE_TARGETS = ("docker", "kubernetes")
+CAS_ATTEMPTS = 8
 
 
-async def follow_alias(repos: Repositories, event: ModelAliasSet) -> list[str]:
-    """Create the new version's deployment on each following endpoint; returns their names."""
+@dataclass(frozen=True)
+class Move:
+    """The alias `model_name@alias` points at `version` since `since` (epoch seconds)."""
+
+    model_name: str
+    alias: str
+    version: int
+    since: float
+
+
+async def follow_alias(
+    repos: Repositories, folders: ModelFolders, model_name: str, alias: str, version: int,
+    since: float | None = None,
+) -> list[str]:  # fmt: skip
+    """The alias moved: each following endpoint gets the version's deployment, or awaits its
+    image. Returns the names of the deployments created."""
+    move = Move(model_name, alias, version, time.time() if since is None else since)
+    endpoints = await repos.endpoints.find({"follow": f"{model_name}@{alias}", "deleted": False})
+    return await _follow_each(repos, folders, [(e, move) for e in endpoints])
+
+
+async def follow_image(
+    repos: Repositories, folders: ModelFolders, model_name: str, version: int
+) -> list[str]:
+    """The version's image exists now: endpoints awaiting it get their deployment."""
+    query = {"deleted": False, "awaiting.model_name": model_name, "awaiting.version": version}
+    endpoints = await repos.endpoints.find(query)
+    return await _follow_each(repos, folders, [(e, Move(**e["awaiting"])) for e in endpoints])
+
+
+async def _follow_each(
+    repos: Repositories, folders: ModelFolders, moves: list[tuple[Doc, Move]]
+) -> list[str]:
     created = []
-    wanted = f"{event.model_name}@{event.alias}"
-    for endpoint in await repos.endpoints.find({"follow": wanted, "deleted": False}):
-        live = max(endpoint["traffic"], key=endpoint["traffic"].get, default=None)
-        if live is None:
-            continue
-        base = await repos.deployments.get(live)
-        name = f"{endpoint['_id']}-v{event.version}"[:128]
-        image = await repos.images.find_one(
-            {"model_name": event.model_name, "version": event.version}
-        )
-        spec: dict[str, Any] = {k: v for k, v in base.items() if k not in DROPPED}
-        spec.update({"_id": name, "version": event.version, "spec_gen": 1, "replicas": [],
-                     "restarts": [], "state": None, "upstreams": [], "generation": 0,
-                     "desired": base["replicas_min"],
-                     "image": image["image"] if image else base.get("image"),
-                     "pending_rollout": {"from": live, **DEFAULT_ROLLOUT}})  # fmt: skip
+    for endpoint, move in moves:
         try:
-            await repos.deployments.insert(spec, [])
-        except Conflict:
-            continue  # a redelivery: this version's deployment exists already
-        created.append(name)
-        log.info("alias_followed", endpoint=endpoint["_id"], deployment=name, version=event.version)
+            created += await _follow(repos, folders, endpoint, move)
+        except (Invalid, NotFound) as exc:  # permanent for this endpoint; the others go on
+            log.warning("alias_follow_failed", endpoint=endpoint["_id"], version=move.version,
+                        reason=exc.message)  # fmt: skip
     return created
+
+
+async def _follow(
+    repos: Repositories, folders: ModelFolders, endpoint: Doc, move: Move
+) -> list[str]:
+    """One endpoint: create the version's deployment, await its image, or see it done."""
+    awaited = endpoint.get("awaiting")
+    if awaited and awaited["since"] > move.since:
+        log.info("alias_move_stale", endpoint=endpoint["_id"], version=move.version)
+        return []  # the alias has moved on since
+    live = max(endpoint["traffic"], key=endpoint["traffic"].get, default=None)
+    if live is None:
+        return []
+    base = await repos.deployments.get(live)
+    name = f"{endpoint['_id']}-v{move.version}"[:128]
+    created: list[str] = []
+    if not await _served(repos, base, name, move):
+        spec = await _spec(repos, folders, endpoint, base, name, move)
+        if spec is None:
+            await _settle(repos, endpoint["_id"], move, awaiting=True)
+            log.info("alias_follow_awaits_image", endpoint=endpoint["_id"], version=move.version)
+            return []
+        created = await _insert(repos, spec)
+    await _settle(repos, endpoint["_id"], move, awaiting=False)
+    return created
+
+
+async def _served(repos: Repositories, base: Doc, name: str, move: Move) -> bool:
+    """The live deployment is the version already, or its deployment exists (a redelivery)."""
+    if (base["model_name"], base["version"]) == (move.model_name, move.version):
+        return True
+    return await repos.deployments.collection.find_one({"_id": name}, {"_id": 1}) is not None
+
+
+async def _insert(repos: Repositories, spec: Doc) -> list[str]:
+    try:
+        await repos.deployments.insert(spec, [])
+    except Conflict:
+        return []  # created concurrently
+    log.info("alias_followed", endpoint=spec["endpoint"], deployment=spec["_id"],
+             version=spec["version"])  # fmt: skip
+    return [spec["_id"]]
+
+
+async def _spec(
+    repos: Repositories, folders: ModelFolders, endpoint: Doc, base: Doc, name: str, move: Move
+) -> Doc | None:
+    """The live deployment's spec for the new version; None while its image is not built."""
+    spec = {k: v for k, v in base.items() if k not in DROPPED}
+    if base["target"] in IMAGE_TARGETS:
+        image = await repos.images.find_one({"model_name": move.model_name,
+                                             "version": move.version})  # fmt: skip
+        if image is None:
+            return None
+        spec["image"] = image["image"]
+    elif base["target"] == "process":
+        folder = await folders.materialise(
+            move.model_name, move.version, endpoint["_id"], base.get("model_dir")
+        )
+        spec["model_dir"] = str(folder)
+    policy = endpoint.get("follow_rollout") or DEFAULT_ROLLOUT
+    spec.update({"_id": name, "model_name": move.model_name, "version": move.version,
+                 "spec_gen": 1, "replicas": [], "restarts": [], "state": None, "upstreams": [],
+                 "generation": 0, "desired": base["replicas_min"],
+                 "created_by": f"follow:{move.model_name}@{move.alias}",
+                 "created_at": datetime.now(UTC),
+                 "pending_rollout": {"from": base["_id"], **policy}})  # fmt: skip
+    return spec
+
+
+async def _settle(repos: Repositories, endpoint: str, move: Move, *, awaiting: bool) -> None:
+    """Record that the endpoint awaits the move's image, or that the move is done; a newer
+    move already recorded is left alone. One document write (compare-and-set, retried)."""
+    wanted = asdict(move) if awaiting else None
+    for _ in range(CAS_ATTEMPTS):
+        doc = await repos.endpoints.get(endpoint)
+        current = doc.get("awaiting")
+        if current == wanted or (current and current["since"] > move.since):
+            return
+        try:
+            await repos.endpoints.update(doc, {"awaiting": wanted})
+            return
+        except Conflict:
+            continue  # the endpoint changed meanwhile: read it again
+    raise Unavailable(f"endpoint {endpoint!r} kept changing; the follow is retried")

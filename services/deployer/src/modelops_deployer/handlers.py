@@ -33,13 +33,15 @@ def public_endpoint(doc: Doc, gateway_url: str) -> Doc:
 
 async def create_endpoint(repos: Repositories, body: Doc, user: str) -> tuple[Doc, dict[str, str]]:
     """A new endpoint; with auth mode `key`, its two keys are returned this once."""
+    follow_rollout = follow_policy(body.get("follow"), body.get("follow_rollout"))
     keys = (
         {slot: domain.new_key() for slot in domain.KEY_SLOTS} if body["auth_mode"] == "key" else {}
     )
     doc = {"_id": body["name"], "auth_mode": body["auth_mode"],
            "description": body.get("description", ""),
            "key_hashes": {s: domain.hash_key(k) for s, k in keys.items()}, "keys_revision": 1,
-           "traffic": {}, "mirror": {}, "follow": body.get("follow"), "generation": 0,
+           "traffic": {}, "mirror": {}, "follow": body.get("follow"),
+           "follow_rollout": follow_rollout, "awaiting": None, "generation": 0,
            "created_by": user, "created_at": datetime.now(UTC), "deleted": False}  # fmt: skip
     old = await repos.endpoints.collection.find_one({"_id": doc["_id"]})
     if old is not None and not old.get("deleted"):
@@ -51,6 +53,17 @@ async def create_endpoint(repos: Repositories, body: Doc, user: str) -> tuple[Do
         {**doc, "generation": doc["generation"] + 1}, [endpoint_event(doc)]
     )
     return await repos.endpoints.get(doc["_id"]), keys
+
+
+def follow_policy(follow: str | None, policy: Doc | None) -> Doc | None:
+    """An endpoint's follow rollout, checked as a started rollout's is (None: the default)."""
+    if follow is not None:
+        domain.parse_follow(follow)
+    if policy is None:
+        return None
+    if follow is None:
+        raise Invalid("follow_rollout needs follow (model@alias)")
+    return {**policy, "steps": domain.check_steps(policy["steps"])}
 
 
 async def live_endpoint(repos: Repositories, name: str) -> Doc:
@@ -109,7 +122,8 @@ async def create_deployment(
         image = await repos.images.find_one({"model_name": model_name, "version": version})
         body["image"] = image["image"] if image else None
     lo, hi = body["replicas_min"], max(body["replicas_min"], body["replicas_max"] or 0)
-    doc = {**body, "_id": body.pop("name"), "model_name": model_name, "version": version,
+    name = body.pop("name")  # the document's _id, not a field of its own
+    doc = {**body, "_id": name, "model_name": model_name, "version": version,
            "replicas_max": hi, "desired": lo, "spec_gen": 1, "replicas": [], "restarts": [],
            "state": None, "upstreams": [], "reason": "", "generation": 0, "deleted": False,
            "created_by": user, "created_at": datetime.now(UTC)}  # fmt: skip

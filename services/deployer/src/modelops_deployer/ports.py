@@ -1,5 +1,6 @@
 """What the deployer asks of the outside world (implemented by HTTP clients in peers.py)."""
 
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -13,3 +14,13 @@ class GatewayStats(Protocol):
     """The gateway's cumulative per-deployment stats and live load."""
 
     async def stats(self) -> dict[str, Any]: ...
+
+
+class ModelSource(Protocol):
+    """A model version's files (the registry): their manifest, and each file's bytes."""
+
+    async def files(self, model_name: str, version: int) -> list[dict[str, Any]]: ...
+
+    async def fetch(
+        self, model_name: str, version: int, entry: dict[str, Any], dest: Path
+    ) -> None: ...

@@ -40,9 +40,7 @@ async def start_rollout(
     if running:
         raise Conflict(f"rollout {running[0]['_id']} is still running on {endpoint!r}")
     source = body.get("from") or max(ep["traffic"], key=ep["traffic"].get, default=None)
-    steps = [int(s) for s in body["steps"]]
-    if not steps or steps[-1] != 100 or sorted(steps) != steps:
-        raise Invalid("steps rise and end at 100")
+    steps = domain.check_steps(body["steps"])
     baseline = await _snapshot(gateway, body["to"])
     doc = {"_id": uuid.uuid4().hex[:12], "endpoint": endpoint, "from": source, "to": body["to"],
            "steps": steps, "bake_s": body["bake_s"], "guards": body["guards"], "step": 0,
@@ -127,11 +125,14 @@ async def _next_step(repos: Repositories, doc: Doc) -> None:
 async def flag_breach(
     repos: Repositories, model_name: str, version: int | None, metric: str
 ) -> int:
-    """A drift or performance event on the new version: its running rollouts roll back."""
+    """A drift or performance event naming a rollout's target version: that rollout rolls
+    back. An event without a version (an endpoint's input drift) flags nothing."""
+    if version is None:
+        return 0
     flagged = 0
     for doc in await repos.rollouts.find({"status": "running"}):
         target = await repos.deployments.get(doc["to"])
-        if target["model_name"] == model_name and version in (None, target["version"]):
+        if domain.is_evidence_against(target, model_name, version):
             await repos.rollouts.update(doc, {"breach": {"metric": metric, "observed": 1.0}})
             flagged += 1
     return flagged

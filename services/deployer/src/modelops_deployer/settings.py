@@ -28,7 +28,8 @@ class DeployerSettings(ServiceSettings):
     drain_s: float = Field(default=3.0, ge=0)
     """After traffic moves off old replicas, how long they keep answering before they stop."""
     state_dir: str = ".state/deployer"
-    """Where process replicas keep their logs."""
+    """Where process replicas keep their logs, and `models/` the versions that following
+    endpoints downloaded from the registry for the process target."""
     host_cpus: float = Field(default=0.0, ge=0)
     """CPUs schedulable for process replicas; 0 = this machine's count."""
     host_memory_mb: int = Field(default=0, ge=0)

@@ -5,7 +5,7 @@ from faststream.nats import NatsRouter
 from modelops_contracts.events import DriftDetected, ImageBuilt, ModelAliasSet, PerformanceDegraded
 from modelops_deployer import rollout
 from modelops_deployer.app_state import Deps
-from modelops_deployer.following import follow_alias
+from modelops_deployer.following import follow_alias, follow_image
 from modelops_servicekit.runtime import Runtime
 
 
@@ -20,10 +20,14 @@ def build_router(runtime: Runtime, deps: Deps) -> NatsRouter:
                       "image": event.image, "image_id": event.image_id}},
             upsert=True,
         )  # fmt: skip
+        if await follow_image(deps.repos, deps.folders, event.model_name, event.version):
+            deps.kick()  # endpoints that awaited this image follow now
 
     async def on_alias_set(event: ModelAliasSet) -> None:
-        await follow_alias(deps.repos, event)  # idempotent: one deployment per version
-        deps.kick()
+        since = event.occurred_at.timestamp()
+        await follow_alias(deps.repos, deps.folders, event.model_name, event.alias,
+                           event.version, since)  # fmt: skip
+        deps.kick()  # idempotent: one deployment per endpoint and version
 
     async def on_drift(event: DriftDetected) -> None:
         await rollout.flag_breach(deps.repos, event.model_name, event.model_version, "drift")

@@ -1,10 +1,13 @@
 """The docker target on the real engine: a container per replica with CPU/memory limits,
-host network, restarted when killed, and the endpoint recovers."""
+host network, restarted when killed, and the endpoint recovers; an endpoint following an
+alias waits for the new version's image, then rolls it out."""
 
+import asyncio
 import contextlib
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,9 @@ import httpx
 import pytest
 
 import modelops_modelserver
+from modelops_contracts.events import ImageBuilt, ModelAliasSet, RolloutStepTaken
+from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker
+from modelops_testkit.probe import BusProbe
 from modelops_testkit.processes import ServiceFleet, ServiceProcess, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -21,6 +27,22 @@ BASE_IMAGE = "modelops/python-base:bookworm"
 PACKAGES = ("onnxruntime", "numpy", "numpy.libs", "orjson", "uvicorn", "uvloop", "httptools",
             "click", "h11", "prometheus_client", "flatbuffers", "google", "packaging",
             "typing_extensions.py")  # fmt: skip
+
+
+def build_image(ctx: Path, dockerfile: str, tag: str) -> None:
+    (ctx / "Dockerfile").write_text(dockerfile)
+    client = docker.from_env()
+    client.images.build(path=str(ctx), tag=tag, network_mode="host", rm=True)
+    client.close()
+
+
+def remove_image(tag: str) -> None:
+    client = docker.from_env()
+    for container in client.containers.list(all=True, filters={"ancestor": tag}):
+        container.remove(force=True)
+    with contextlib.suppress(docker.errors.DockerException):
+        client.images.remove(tag, force=True)
+    client.close()
 
 
 @pytest.fixture
@@ -35,20 +57,23 @@ def model_image(tmp_path: Path, onnx_model: Any, namespace: str) -> Iterator[str
         Path(modelops_modelserver.__file__).parent, ctx / "site" / "modelops_modelserver"
     )
     shutil.copytree(onnx_model(version=1, scale=1.0), ctx / "model")
-    (ctx / "Dockerfile").write_text(
-        f"FROM {BASE_IMAGE}\nCOPY site /site\nCOPY model /model\n"
-        "ENV PYTHONPATH=/site MODELOPS_MODELSERVER_MODEL_DIR=/model\n"
-        'CMD ["python3", "-m", "modelops_modelserver"]\n'
-    )
-    client = docker.from_env()
     tag = f"modelops-test/tiny:{namespace}"
-    client.images.build(path=str(ctx), tag=tag, network_mode="host", rm=True)
+    build_image(ctx, f"FROM {BASE_IMAGE}\nCOPY site /site\nCOPY model /model\n"
+                "ENV PYTHONPATH=/site MODELOPS_MODELSERVER_MODEL_DIR=/model\n"
+                'CMD ["python3", "-m", "modelops_modelserver"]\n', tag)  # fmt: skip
     yield tag
-    for container in client.containers.list(all=True, filters={"ancestor": tag}):
-        container.remove(force=True)
-    with contextlib.suppress(docker.errors.DockerException):
-        client.images.remove(tag, force=True)
-    client.close()
+    remove_image(tag)
+
+
+@pytest.fixture
+def model_image_v2(model_image: str, tmp_path: Path, onnx_model: Any) -> Iterator[str]:
+    """Version 2 (y = 2x): the version 1 image with the other model folder."""
+    ctx = tmp_path / "image-v2"
+    shutil.copytree(onnx_model(version=2, scale=2.0), ctx / "model")
+    tag = model_image.replace("/tiny:", "/tiny-v2:")
+    build_image(ctx, f"FROM {model_image}\nCOPY model /model\n", tag)
+    yield tag
+    remove_image(tag)
 
 
 @pytest.fixture
@@ -122,3 +147,72 @@ def test_containers_run_with_limits_and_are_restarted_when_killed(
         time.sleep(1.5)
         assert api.get("/v1/deployments/huge").json()["state"] == "Unschedulable"
     engine.close()
+
+
+async def _deployment(api: httpx.AsyncClient, name: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = await api.get(f"/v1/deployments/{name}")
+        if resp.status_code == 200 and resp.json()["state"] == "Healthy":
+            return dict(resp.json())
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"{name} not healthy: {resp.text}")
+
+
+async def test_a_following_endpoint_awaits_the_new_image_then_rolls_it_out(
+    model_image: str, model_image_v2: str, services: tuple[str, str], streams: Bus,
+    bus_probe: BusProbe,
+) -> None:  # fmt: skip
+    deployer, gateway = services
+    broker = make_broker(streams.settings, service="registry")
+    await broker.connect()
+    events = NatsEventPublisher(broker, Bus(streams.settings, "registry"))
+    policy = {"steps": [50, 100], "bake_s": 600}
+    async with httpx.AsyncClient(base_url=deployer, timeout=30) as api:
+        body = {"name": "ep", "auth_mode": "none", "follow": "tiny@champion",
+                "follow_rollout": policy}  # fmt: skip
+        assert (await api.post("/v1/endpoints", json=body)).status_code == 201
+        box = {"name": "box", "endpoint": "ep", "model_name": "tiny", "version": 1,
+               "image": model_image, "target": "docker", "cpu": 0.5, "memory_mb": 256}  # fmt: skip
+        assert (await api.post("/v1/deployments", json=box)).status_code == 201
+        await _deployment(api, "box")
+
+        moved = ModelAliasSet(model_name="tiny", alias="champion", version=2, previous_version=1)
+        await events.publish(moved)  # the builder has not built version 2 yet
+        for _ in range(100):
+            awaiting = (await api.get("/v1/endpoints/ep")).json()["awaiting"]
+            if awaiting:
+                break
+            await asyncio.sleep(0.1)
+        assert awaiting is not None
+        assert (awaiting["model_name"], awaiting["alias"], awaiting["version"]) == (
+            "tiny",
+            "champion",
+            2,
+        )
+        assert (await api.get("/v1/deployments/ep-v2")).status_code == 404  # no old image
+
+        built = ImageBuilt(package_id="p2", model_name="tiny", version=2, image=model_image_v2,
+                           image_id="sha256:" + "0" * 64, manifest_digest="0" * 64,
+                           base_image=BASE_IMAGE, size_bytes=1, build_seconds=1.0)  # fmt: skip
+        await events.publish(built)
+        step = await bus_probe.expect(RolloutStepTaken, timeout=90)
+        assert step.traffic == {"ep-v2": 50, "box": 50}
+        assert (await _deployment(api, "ep-v2"))["image"] == model_image_v2
+        assert (await api.get("/v1/endpoints/ep")).json()["awaiting"] is None
+
+        for redelivered in (built, moved):  # the same facts again: nothing new
+            await events.publish(redelivered.model_copy(update={"event_id": uuid.uuid4()}))
+        await asyncio.sleep(2)
+        names = [d["name"] for d in (await api.get("/v1/deployments?endpoint=ep")).json()]
+        assert names == ["box", "ep-v2"]
+    await broker.stop()
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
+        pinned = {"modelops-deployment": "ep-v2"}
+        for _ in range(50):  # the gateway learns the new deployment's upstream
+            score = await http.post("/endpoints/ep/score", json={"data": [[1.0, 2.0]]},
+                                    headers=pinned)  # fmt: skip
+            if score.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert score.json() == [[2.0, 4.0]]  # version 2's model, from version 2's image

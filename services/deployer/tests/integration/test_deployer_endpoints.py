@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
@@ -12,9 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from modelops_contracts.events import ModelAliasSet, RolloutRolledBack, RolloutStepTaken
-from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker
+from modelops_client.cli import app
+from modelops_client.config import ClientSettings
+from modelops_client.registry import RegistryClient
+from modelops_contracts.events import RolloutRolledBack, RolloutStepTaken
 from modelops_testkit.probe import BusProbe
 from modelops_testkit.processes import ServiceFleet, ServiceProcess, free_port
 
@@ -23,9 +27,10 @@ BODY = {"data": [[1.0, 2.0]]}
 
 
 class Platform:
-    def __init__(self, deployer: str, gateway: str) -> None:
+    def __init__(self, deployer: str, gateway: str, state_dir: Path) -> None:
         self.api = httpx.Client(base_url=deployer, timeout=30)
         self.gateway = gateway
+        self.state_dir = state_dir
         self.pids: set[int] = set()
 
     def create_endpoint(self, name: str, auth_mode: str = "key") -> dict[str, Any]:
@@ -39,6 +44,17 @@ class Platform:
                 "max_concurrency": 16, **extra}  # fmt: skip
         r = self.api.post("/v1/deployments", json=body)
         assert r.status_code == 201, r.text
+
+    async def pinned(self, http: httpx.AsyncClient, deployment: str) -> Any:
+        """The answer of one deployment (once the gateway routes to it)."""
+        for _ in range(100):
+            r = await http.post(
+                "/endpoints/ep/score", json=BODY, headers={"modelops-deployment": deployment}
+            )
+            if r.status_code == 200 and r.headers["modelops-deployment"] == deployment:
+                return r.json()
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{deployment} never answered: {r.status_code} {r.text}")
 
     def deployment(self, name: str) -> dict[str, Any]:
         doc = dict(self.api.get(f"/v1/deployments/{name}").json())
@@ -67,8 +83,8 @@ class Platform:
                     os.kill(int(proc.name), signal.SIGKILL)
 
 
-@pytest.fixture
-def platform(fleet: ServiceFleet, tmp_path: Path) -> Iterator[Platform]:
+def run_platform(fleet: ServiceFleet, tmp_path: Path) -> Iterator[Platform]:
+    """Deployer and gateway as processes (with the fleet's registry, if one runs)."""
     deployer_port, gateway_port = free_port(), free_port()
     deployer, gateway = f"http://127.0.0.1:{deployer_port}", f"http://127.0.0.1:{gateway_port}"
     fleet.extra_env.update({
@@ -82,11 +98,31 @@ def platform(fleet: ServiceFleet, tmp_path: Path) -> Iterator[Platform]:
         fleet.running[name] = service
     for service in fleet.running.values():
         service.wait_ready()
-    platform = Platform(deployer, gateway)
+    platform = Platform(deployer, gateway, tmp_path / "replicas")
     yield platform
     platform.api.close()
     fleet.running["deployer"].stop()  # no more replicas started from here on
     platform.kill_replicas_under(tmp_path)
+
+
+@pytest.fixture
+def platform(fleet: ServiceFleet, tmp_path: Path) -> Iterator[Platform]:
+    yield from run_platform(fleet, tmp_path)
+
+
+@pytest.fixture
+def registry(fleet: ServiceFleet) -> ServiceProcess:
+    [registry] = fleet.start("registry")
+    fleet.extra_env["MODELOPS_REGISTRY_URL"] = registry.url
+    return registry
+
+
+@pytest.fixture
+def platform_and_registry(
+    fleet: ServiceFleet, tmp_path: Path, registry: ServiceProcess
+) -> Iterator[tuple[Platform, ServiceProcess]]:
+    for platform in run_platform(fleet, tmp_path):
+        yield platform, registry
 
 
 async def until(check: Callable[[], bool], timeout: float = 20) -> None:
@@ -239,10 +275,6 @@ async def test_autoscale_on_observed_concurrency(platform: Platform, slow_model:
 
 
 def test_cli_and_declarative_apply(platform: Platform, onnx_model: Any, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from modelops_client.cli import app
-
     env = {"MODELOPS_DEPLOYER_URL": str(platform.api.base_url).rstrip("/"),
            "MODELOPS_GATEWAY_URL": platform.gateway}  # fmt: skip
     runner = CliRunner()
@@ -276,20 +308,36 @@ def test_cli_and_declarative_apply(platform: Platform, onnx_model: Any, tmp_path
 
 
 async def test_an_endpoint_following_an_alias_rolls_out_the_new_version(
-    platform: Platform, onnx_model: Any, streams: Any, bus_probe: BusProbe
+    platform_and_registry: tuple[Platform, ServiceProcess], onnx_model: Any, bus_probe: BusProbe
 ) -> None:
-    created = platform.api.post(
-        "/v1/endpoints", json={"name": "ep", "auth_mode": "none", "follow": "tiny@champion"}
-    )
-    assert created.status_code == 201
-    platform.deploy("blue", onnx_model(version=1), 1)
-    await platform.healthy("blue")
-    broker = make_broker(streams.settings, service="registry")
-    await broker.connect()
-    publisher = NatsEventPublisher(broker, Bus(streams.settings, "registry"))
-    await publisher.publish(ModelAliasSet(model_name="tiny", alias="champion", version=2))
-    await broker.stop()
+    """Registered in a real registry, the new version's files are downloaded and served."""
+    platform, registry = platform_and_registry
+    env = {"MODELOPS_DEPLOYER_URL": str(platform.api.base_url).rstrip("/")}
+    created = CliRunner().invoke(
+        app,
+        ["endpoint", "create", "ep", "--auth-mode", "none", "--follow", "tiny@champion",
+         "--follow-steps", "50,100", "--follow-bake", "1"],
+        env=env,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    old, new = onnx_model(version=1, scale=1.0), onnx_model(version=2, scale=2.0)
+    with RegistryClient(ClientSettings(registry_url=registry.url)) as sdk:
+        await asyncio.to_thread(sdk.register_model, "tiny", old / "model.onnx")
+        platform.deploy("blue", old, 1)
+        await platform.healthy("blue")
+        await asyncio.to_thread(sdk.register_model, "tiny", new / "model.onnx", alias="champion")
     step = await bus_probe.expect(RolloutStepTaken, timeout=40)
     assert (step.to_deployment, step.from_deployment) == ("ep-v2", "blue")
-    assert step.traffic == {"ep-v2": 10, "blue": 90}
-    assert platform.deployment("ep-v2")["version"] == 2
+    assert step.traffic == {"ep-v2": 50, "blue": 50}  # the endpoint's own follow policy
+    deployment = platform.deployment("ep-v2")
+    folder = Path(deployment["model_dir"])
+    assert deployment["version"] == 2
+    assert folder.is_relative_to(platform.state_dir.resolve())
+    assert (folder / "model.onnx").read_bytes() == (new / "model.onnx").read_bytes()
+    config = json.loads((folder / "modelserver.json").read_text())
+    assert config == {**json.loads((old / "modelserver.json").read_text()), "version": "2"}
+    async with httpx.AsyncClient(base_url=platform.gateway, timeout=10) as http:
+        assert await platform.pinned(http, "ep-v2") == [[2.0, 4.0]]  # the new model's outputs
+        assert await platform.pinned(http, "blue") == [[1.0, 2.0]]
+    done = await bus_probe.expect(RolloutStepTaken, where=lambda e: e.step == 1, timeout=20)
+    assert done.traffic == {"ep-v2": 100, "blue": 0}

@@ -32,14 +32,40 @@ def split(pairs: list[str] | None) -> dict[str, int]:
     return result
 
 
+def follow_rollout(steps: str | None, bake_s: float | None) -> dict[str, Any] | None:
+    """`10,50,100` and 60 -> {"steps": [10, 50, 100], "bake_s": 60}; None when neither is given."""
+    policy: dict[str, Any] = {}
+    if steps is not None:
+        parts = [p.strip() for p in steps.split(",")]
+        if not all(p.isdigit() for p in parts):
+            err.print(f"error: {steps!r} is not a comma-separated list of percentages")
+            raise typer.Exit(1)
+        policy["steps"] = [int(p) for p in parts]
+    if bake_s is not None:
+        policy["bake_s"] = bake_s
+    return policy or None
+
+
 @app.command()
 def create(
     name: str,
     auth_mode: Annotated[str, typer.Option(help="key, or none for local use")] = "key",
     follow: Annotated[str | None, typer.Option(help="model@alias to follow")] = None,
+    follow_steps: Annotated[
+        str | None, typer.Option(help="traffic steps of a follow's rollout, e.g. 10,50,100")
+    ] = None,
+    follow_bake: Annotated[
+        float | None, typer.Option(min=0, help="seconds each step of a follow's rollout bakes")
+    ] = None,
 ) -> None:
     """Create an endpoint; its two keys are printed this once."""
-    doc = _run(lambda c: c.create_endpoint(name, auth_mode=auth_mode, follow=follow))
+    policy = follow_rollout(follow_steps, follow_bake)
+    if policy is not None and follow is None:
+        err.print("error: --follow-steps and --follow-bake need --follow model@alias")
+        raise typer.Exit(1)
+    doc = _run(
+        lambda c: c.create_endpoint(name, auth_mode=auth_mode, follow=follow, follow_rollout=policy)
+    )
     out.print(f"endpoint {name}: {doc['scoring_uri']}")
     for slot, key in doc.get("keys", {}).items():
         out.print(f"{slot} key: {key}", markup=False, highlight=False)
@@ -52,6 +78,10 @@ def show(name: str) -> None:
     """The endpoint, its traffic and mirror split, and its deployments' states."""
     doc = _run(lambda c: c.get_endpoint(name))
     out.print(f"{doc['name']}  {doc['scoring_uri']}  auth={doc['auth_mode']}")
+    if doc.get("follow"):
+        waiting = doc.get("awaiting")
+        note = f" (awaits the image of version {waiting['version']})" if waiting else ""
+        out.print(f"follows {doc['follow']}{note}", markup=False, highlight=False)
     table = Table("deployment", "traffic", "mirror", "state", "version", "replicas", "reason")
     for d in doc.get("deployments", []):
         table.add_row(d["name"], str(doc["traffic"].get(d["name"], 0)),
