@@ -105,4 +105,6 @@ def test_drift_retrains_promotes_and_rolls_over_then_a_worse_challenger_is_rejec
     with closing(RegistryClient(settings)) as registry:
         assert registry.get_alias(name, "champion")["version"] == v2
     with closing(DeployerClient(settings)) as deployer:
-        assert deployer.get_endpoint(name)["traffic"] == {f"{name}-v{v2}": 100}
+        traffic = deployer.get_endpoint(name)["traffic"]
+        assert traffic[f"{name}-v{v2}"] == 100
+        assert sum(traffic.values()) == 100

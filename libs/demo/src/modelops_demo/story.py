@@ -246,7 +246,7 @@ class Story:
     def wait_serving(self, deployment: str, timeout_s: float = 600) -> None:
         deadline = time.monotonic() + timeout_s
         with closing(DeployerClient(self.s)) as deployer:
-            while deployer.get_endpoint(self.name)["traffic"] != {deployment: 100}:
+            while deployer.get_endpoint(self.name)["traffic"].get(deployment) != 100:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{deployment} not at 100% after {timeout_s:.0f} s")
                 time.sleep(0.5)
