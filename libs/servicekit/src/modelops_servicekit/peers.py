@@ -1,10 +1,13 @@
 """HTTP adapters to peer services' public APIs: the registry (dataset and model versions,
 aliases) and the data collector (collected windows). Shared by the services that must ask."""
 
+import asyncio
+import hashlib
 from collections.abc import Awaitable
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -25,27 +28,43 @@ def _check(resp: httpx.Response, what: str) -> None:
 
 async def _download(
     client: httpx.AsyncClient, url: str, path: Path, what: str, params: dict[str, str] | None = None
-) -> bool:
+) -> str | None:
+    """Stream the body to `path` (following redirects to signed store links); its sha256, or
+    None when the peer answered 204 (nothing to download)."""
+    digest = hashlib.sha256()
     async with client.stream("GET", url, params=params, follow_redirects=True) as resp:
         if resp.status_code == 204:
-            return False
+            return None
         if resp.status_code >= 400:
             await resp.aread()
         _check(resp, what)
         with path.open("wb") as f:
             async for chunk in resp.aiter_bytes():
+                digest.update(chunk)
                 f.write(chunk)
-    return True
+    return digest.hexdigest()
 
 
-class RegistryDatasets:
-    """Dataset versions through the registry's `/v1/datasets` API."""
+def inside(folder: Path, relative: str) -> Path:
+    """Where a manifest's relative path lands; never outside the folder (nor the folder)."""
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder.resolve()) or path == folder.resolve():
+        raise Invalid(f"file path {relative!r} leaves the folder")
+    return path
+
+
+class _Peer:
+    """A peer service's base URL; one short-lived client per call."""
 
     def __init__(self, base_url: str, timeout_s: float = 300.0) -> None:
         self._base, self._timeout = base_url.rstrip("/"), timeout_s
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self._base, timeout=self._timeout)
+
+
+class RegistryDatasets(_Peer):
+    """Dataset versions through the registry's `/v1/datasets` API."""
 
     async def describe(self, name: str, version: str) -> dict[str, Any]:
         """The dataset version (`latest` resolved): its number, files and profile."""
@@ -69,14 +88,8 @@ class RegistryDatasets:
             return out
 
 
-class RegistryModels:
+class RegistryModels(_Peer):
     """Model versions and aliases through the registry's `/v1/models` API."""
-
-    def __init__(self, base_url: str, timeout_s: float = 300.0) -> None:
-        self._base, self._timeout = base_url.rstrip("/"), timeout_s
-
-    def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self._base, timeout=self._timeout)
 
     async def describe(self, name: str, ref: str) -> dict[str, Any]:
         """One version: `3`, `latest` or `@alias`."""
@@ -108,18 +121,18 @@ class RegistryModels:
             return result
 
     async def fetch(self, name: str, version: int, folder: Path) -> dict[str, Any]:
-        """Download every file of the version into `folder` (sub-folders kept); its description."""
-        what = f"model {name} version {version}"
+        """Download every file of the version into `folder` (sub-folders kept), each checked
+        against the digest of the version's manifest; the version's description."""
         async with self._client() as client:
             info = await _get_json(client, f"/v1/models/{name}/versions/{version}", name, version)
             for entry in info["files"]:
-                rel = PurePosixPath(entry["path"])
-                if rel.is_absolute() or ".." in rel.parts:
-                    raise Invalid(f"{what}: unsafe file path {entry['path']!r}")
-                path = folder.joinpath(*rel.parts)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                url = f"/v1/models/{name}/versions/{version}/files/{entry['path']}"
-                await _guarded(_download(client, url, path, what), "registry")
+                what = f"file {entry['path']!r} of model {name} version {version}"
+                path = inside(folder, entry["path"])
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+                url = f"/v1/models/{name}/versions/{version}/files/{quote(entry['path'])}"
+                digest = await _guarded(_download(client, url, path, what), "registry")
+                if digest != entry["sha256"]:
+                    raise Unavailable(f"{what} arrived with another digest than its manifest's")
             return info
 
 
@@ -140,11 +153,8 @@ async def _get_json(
     return result
 
 
-class CollectorWindows:
+class CollectorWindows(_Peer):
     """Collected predictions through the data collector's `/v1/collected` API."""
-
-    def __init__(self, base_url: str, timeout_s: float = 300.0) -> None:
-        self._base, self._timeout = base_url.rstrip("/"), timeout_s
 
     async def fetch(
         self, endpoint: str, model_version: int | None, start: datetime, end: datetime, path: Path
@@ -157,9 +167,9 @@ class CollectorWindows:
         }
         if model_version is not None:
             params["model_version"] = str(model_version)
-        async with httpx.AsyncClient(base_url=self._base, timeout=self._timeout) as client:
-            try:
-                found = await _download(client, "/v1/collected", path, "collected window", params)
-            except httpx.TransportError as exc:
-                raise Unavailable(f"data collector unreachable: {exc!r}") from exc
-        return path if found else None
+        async with self._client() as client:
+            found = await _guarded(
+                _download(client, "/v1/collected", path, "collected window", params),
+                "data collector",
+            )
+        return path if found is not None else None

@@ -15,6 +15,7 @@ from modelops_deployer.repository import Repositories
 from modelops_deployer.settings import DeployerSettings
 from modelops_deployer.targets import DockerTarget, ProcessTarget, Target
 from modelops_servicekit.inbox import Inbox
+from modelops_servicekit.peers import RegistryModels
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 
 
@@ -49,7 +50,8 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         kick_relay()
         reconciler.kick()
 
-    folders = ModelFolders(Path(settings.state_dir) / "models", registry)
+    models = RegistryModels(settings.registry_url)
+    folders = ModelFolders(Path(settings.state_dir) / "models", models)
     app.state.deps = Deps(settings, repos, inbox, registry, gateway, targets, kick, folders)
     app.state.reconciler = reconciler
     reconciler.start()

@@ -51,14 +51,6 @@ def read_config(folder: Path | str | None) -> dict[str, Any] | None:
     return doc
 
 
-def inside(folder: Path, relative: str) -> Path:
-    """Where a manifest's relative path lands; never outside the folder."""
-    path = (folder / relative).resolve()
-    if not path.is_relative_to(folder.resolve()) or path == folder.resolve():
-        raise Invalid(f"file path {relative!r} leaves the model folder")
-    return path
-
-
 def _begin(final: Path, endpoint: str) -> Path | None:
     """A fresh temporary folder next to `final`; None if `final` is complete already."""
     if final.is_dir():
@@ -69,12 +61,6 @@ def _begin(final: Path, endpoint: str) -> Path | None:
     partial = final.parent / f"{PARTIAL}{endpoint}~{uuid.uuid4().hex[:8]}"
     partial.mkdir()
     return partial
-
-
-def _place(folder: Path, relative: str) -> Path:
-    dest = inside(folder, relative)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest
 
 
 def _complete(partial: Path, final: Path, config: dict[str, Any]) -> None:
@@ -114,10 +100,7 @@ class ModelFolders:
         self, model_name: str, version: int, folder: Path, template_dir: str | None
     ) -> dict[str, Any]:
         """Every file of the version into `folder`; returns its modelserver.json."""
-        entries = await self._source.files(model_name, version)
-        for entry in entries:
-            dest = await asyncio.to_thread(_place, folder, entry["path"])
-            await self._source.fetch(model_name, version, entry, dest)
+        entries = (await self._source.fetch(model_name, version, folder))["files"]
         template = await asyncio.to_thread(read_config, template_dir)
         if template is None:  # the version's own, if it ships one
             template = await asyncio.to_thread(read_config, folder)

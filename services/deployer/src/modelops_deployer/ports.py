@@ -17,10 +17,8 @@ class GatewayStats(Protocol):
 
 
 class ModelSource(Protocol):
-    """A model version's files (the registry): their manifest, and each file's bytes."""
+    """A model version's files (the registry)."""
 
-    async def files(self, model_name: str, version: int) -> list[dict[str, Any]]: ...
-
-    async def fetch(
-        self, model_name: str, version: int, entry: dict[str, Any], dest: Path
-    ) -> None: ...
+    async def fetch(self, name: str, version: int, folder: Path) -> dict[str, Any]:
+        """Every file of the version into `folder`, digests checked; the version's description
+        (its `files` manifest included)."""

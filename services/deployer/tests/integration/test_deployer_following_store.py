@@ -27,10 +27,7 @@ POLICY = {"steps": [50, 100], "bake_s": 5.0, "guards": {"max_error_rate": 0.05}}
 class NoFiles:
     """The docker target needs no files: a model source that must not be asked."""
 
-    async def files(self, model_name: str, version: int) -> list[dict[str, Any]]:
-        raise AssertionError("an image target downloads nothing")
-
-    async def fetch(self, model_name: str, version: int, entry: dict[str, Any], dest: Path) -> None:
+    async def fetch(self, name: str, version: int, folder: Path) -> dict[str, Any]:
         raise AssertionError("an image target downloads nothing")
 
 

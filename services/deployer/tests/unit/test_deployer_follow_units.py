@@ -11,8 +11,9 @@ import typer
 
 from modelops_client.cli.endpoint import follow_rollout
 from modelops_deployer import domain, handlers
-from modelops_deployer.model_folders import ModelFolders, inside, server_config
+from modelops_deployer.model_folders import ModelFolders, server_config
 from modelops_servicekit.errors import Invalid, Unavailable
+from modelops_servicekit.peers import inside
 
 TARGET = {"_id": "ep-v2", "model_name": "churn", "version": 2}
 
@@ -74,16 +75,18 @@ class RecordingSource:
         self.fail_on = fail_on
         self.fetched: list[str] = []
 
-    async def files(self, model_name: str, version: int) -> list[dict[str, Any]]:
-        return [{"path": p, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
-                for p, b in self.blobs.items()]  # fmt: skip
-
-    async def fetch(self, model_name: str, version: int, entry: dict[str, Any], dest: Path) -> None:
-        self.fetched.append(entry["path"])
-        if entry["path"] == self.fail_on:
-            dest.write_bytes(b"half")
-            raise Unavailable("the registry went away mid-download")
-        dest.write_bytes(self.blobs[entry["path"]])
+    async def fetch(self, name: str, version: int, folder: Path) -> dict[str, Any]:
+        for path, blob in self.blobs.items():
+            self.fetched.append(path)
+            dest = inside(folder, path)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if path == self.fail_on:
+                dest.write_bytes(b"half")
+                raise Unavailable("the registry went away mid-download")
+            dest.write_bytes(blob)
+        files = [{"path": p, "sha256": hashlib.sha256(b).hexdigest(), "size": len(b)}
+                 for p, b in self.blobs.items()]  # fmt: skip
+        return {"files": files}
 
 
 async def test_a_version_is_materialised_whole_with_the_live_config(tmp_path: Path) -> None:
