@@ -42,10 +42,12 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         if runtime.relay is not None:
             runtime.relay.kick()
 
+    datasets = RegistryDatasets(settings.registry_url)
+    windows = CollectorWindows(settings.collector_url)
     runner = Runner(
         runs,
         runtime.objects,
-        PeerInputs(settings.registry_url, settings.collector_url, settings.holdout_fraction),
+        PeerInputs(datasets, windows, settings.holdout_fraction),
         execution_config(settings),
         max_concurrent=settings.max_concurrent_runs,
         heartbeat_s=settings.heartbeat_s,
@@ -66,8 +68,8 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         policies=MongoPolicies(runtime.db),
         promotions=promotions,
         models=RegistryModels(settings.registry_url),
-        datasets=RegistryDatasets(settings.registry_url),
-        windows=CollectorWindows(settings.collector_url),
+        datasets=datasets,
+        windows=windows,
     )
     app.state.deps = deps
     router = subscribers.build_router(runtime, deps)

@@ -7,7 +7,6 @@ production data; both models are downloaded from the registry and scored in proc
 import asyncio
 import shutil
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # no type information ship
 
 from modelops_jobs import scoring, tables
 from modelops_jobs.app_deps import Deps
-from modelops_jobs.domain import now
+from modelops_jobs.inputs import recent_rows
 from modelops_jobs.ports import Document
 from modelops_servicekit.errors import Invalid
 
@@ -28,14 +27,12 @@ async def _dataset(deps: Deps, ev: Document, folder: Path) -> tuple[pa.Table, Do
 
 
 async def _collected(deps: Deps, ev: Document, path: Path) -> tuple[pa.Table | None, Document]:
-    end = now()
-    start = end - timedelta(seconds=ev["window_s"])
-    source = {"endpoint": ev["endpoint"], "window": {"start": start, "end": end}, "rows": 0}
-    if await deps.windows.fetch(ev["endpoint"], None, start, end, path) is None:
-        return None, source
-    table = await asyncio.to_thread(tables.read, [path])
-    held = tables.labelled(tables.split(table, deps.settings.holdout_fraction, True), "label")
-    return held, {**source, "rows": held.num_rows}
+    held, window = await recent_rows(
+        deps.windows, ev["endpoint"], ev["window_s"], path, deps.settings.holdout_fraction,
+        holdout=True, labelled_only=True,
+    )  # fmt: skip
+    rows = 0 if held is None else held.num_rows
+    return held, {"endpoint": ev["endpoint"], "window": window, "rows": rows}
 
 
 def _combine(parts: list[tuple[pa.Table, bool]], label: str, features: list[str]) -> pa.Table:

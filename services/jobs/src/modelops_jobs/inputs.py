@@ -8,10 +8,11 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa  # type: ignore[import-untyped]  # no type information shipped
+
 from modelops_jobs import tables
 from modelops_jobs.domain import now
-from modelops_jobs.ports import Document
-from modelops_servicekit.peers import CollectorWindows, RegistryDatasets
+from modelops_jobs.ports import Datasets, Document, Windows
 
 COLLECTED_FILE = "collected.parquet"
 
@@ -32,20 +33,31 @@ def _files(folder: Path) -> list[Document]:
     ]
 
 
-def _training_rows(raw: Path, out: Path, fraction: float, labelled_only: bool) -> int:
-    table = tables.split(tables.read([raw]), fraction, holdout=False)
-    if labelled_only:
-        table = tables.labelled(table, "label")
-    tables.write(table, out)
-    return int(table.num_rows)
+def _side(path: Path, fraction: float, holdout: bool, labelled_only: bool) -> pa.Table:
+    table = tables.split(tables.read([path]), fraction, holdout)
+    return tables.labelled(table, "label") if labelled_only else table
+
+
+async def recent_rows(
+    windows: Windows, endpoint: str, window_s: int, path: Path, fraction: float,
+    *, holdout: bool, labelled_only: bool,
+) -> tuple[pa.Table | None, Document]:  # fmt: skip
+    """The endpoint's collected rows of the last `window_s` (downloaded to `path`): the
+    evaluation holdout, or the rest (what training may see); None if there were none."""
+    end = now()
+    start = end - timedelta(seconds=window_s)
+    window = {"start": start, "end": end}
+    if await windows.fetch(endpoint, None, start, end, path) is None:
+        return None, window
+    table = await asyncio.to_thread(_side, path, fraction, holdout, labelled_only)
+    return table, window
 
 
 class PeerInputs:
     """Materialises a run's declared inputs from the registry and the data collector."""
 
-    def __init__(self, registry_url: str, collector_url: str, holdout_fraction: float) -> None:
-        self.datasets = RegistryDatasets(registry_url)
-        self.windows = CollectorWindows(collector_url)
+    def __init__(self, datasets: Datasets, windows: Windows, holdout_fraction: float) -> None:
+        self.datasets, self.windows = datasets, windows
         self.holdout_fraction = holdout_fraction
 
     async def materialize(self, spec: Document, folder: Path) -> Document:
@@ -63,20 +75,16 @@ class PeerInputs:
         return {"dataset": spec["dataset"], "version": info["version"]}
 
     async def _collected(self, spec: Document, folder: Path) -> Document:
-        end = now()
-        start = end - timedelta(seconds=spec["window_s"])
         raw = folder.parent / f".{spec['name']}.raw.parquet"
+        table, window = await recent_rows(
+            self.windows, spec["endpoint"], spec["window_s"], raw, self.holdout_fraction,
+            holdout=False, labelled_only=spec.get("labelled_only", True),
+        )  # fmt: skip
         rows = 0
-        if await self.windows.fetch(spec["endpoint"], None, start, end, raw) is not None:
-            rows = await asyncio.to_thread(
-                _training_rows,
-                raw,
-                folder / COLLECTED_FILE,
-                self.holdout_fraction,
-                spec.get("labelled_only", True),
-            )
-            raw.unlink()
-        window = {"start": start, "end": end}
+        if table is not None:
+            await asyncio.to_thread(tables.write, table, folder / COLLECTED_FILE)
+            await asyncio.to_thread(raw.unlink)
+            rows = int(table.num_rows)
         return {"endpoint": spec["endpoint"], "window": window, "rows": rows}
 
 
