@@ -74,6 +74,23 @@ class DeployerClient:
         )
         return result
 
+    def start_shadow(
+        self, endpoint: str, version: int, percent: int = 50, model_name: str | None = None
+    ) -> Json:
+        """Mirror `percent`% of the endpoint's traffic to another version once it is Healthy;
+        state `AwaitingImage` means its image is not built yet (ask again)."""
+        body = {"version": version, "percent": percent, "model_name": model_name}
+        result: Json = self._json("POST", f"/v1/endpoints/{endpoint}/shadows", json=body)
+        return result
+
+    def shadow(self, endpoint: str, version: int) -> Json:
+        """A shadow's state, mirrored share and agreement with the live answers."""
+        result: Json = self._json("GET", f"/v1/endpoints/{endpoint}/shadows/{version}")
+        return result
+
+    def stop_shadow(self, endpoint: str, version: int) -> None:
+        self.client.request("DELETE", f"/v1/endpoints/{endpoint}/shadows/{version}")
+
     # -- deployments -----------------------------------------------------------------------
     def create_deployment(self, name: str, endpoint: str, **spec: Any) -> Json:
         body = {"name": name, "endpoint": endpoint, **spec}

@@ -1,5 +1,6 @@
 """HTTP adapters to peer services' public APIs: the registry (dataset and model versions,
-aliases) and the data collector (collected windows). Shared by the services that must ask."""
+aliases), the data collector (collected windows) and the deployer (shadow deployments). Shared
+by the services that must ask."""
 
 import asyncio
 import hashlib
@@ -173,3 +174,32 @@ class CollectorWindows(_Peer):
                 "data collector",
             )
         return path if found is not None else None
+
+
+class DeployerShadows(_Peer):
+    """Shadow deployments through the deployer's `/v1/endpoints/{name}/shadows` API."""
+
+    async def start(
+        self, endpoint: str, model_name: str, version: int, percent: int
+    ) -> dict[str, Any]:
+        """Create the shadow, or see how it stands (idempotent): its state, share, stats."""
+        body = {"model_name": model_name, "version": version, "percent": percent}
+        what = f"shadow of {model_name}:{version} on endpoint {endpoint}"
+        async with self._client() as client:
+            url = f"/v1/endpoints/{endpoint}/shadows"
+            resp = await _guarded(client.post(url, json=body), "deployer")
+            _check(resp, what)
+            resp = await _guarded(client.get(f"{url}/{version}"), "deployer")
+            if resp.status_code == 404:  # awaiting its image: nothing to show yet
+                return {"state": "AwaitingImage", "mirroring": False, "stats": None}
+            _check(resp, what)
+            result: dict[str, Any] = resp.json()
+            return result
+
+    async def stop(self, endpoint: str, version: int) -> None:
+        """Stop mirroring and delete the shadow (nothing happens if there is none)."""
+        async with self._client() as client:
+            url = f"/v1/endpoints/{endpoint}/shadows/{version}"
+            resp = await _guarded(client.delete(url), "deployer")
+            if resp.status_code != 404:  # the endpoint itself is gone: so is its shadow
+                _check(resp, f"shadow of version {version} on endpoint {endpoint}")

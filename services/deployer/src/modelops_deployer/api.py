@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from modelops_contracts.types import ModelName
-from modelops_deployer import domain, handlers, kubernetes, rollout
+from modelops_deployer import domain, handlers, kubernetes, rollout, shadowing
 from modelops_deployer.app_state import Deps
 from modelops_deployer.facts import state_event
 
@@ -81,6 +81,14 @@ class UpdateDeployment(BaseModel):
     sample_rate: float | None = Field(default=None, ge=0, le=1)
 
 
+class StartShadow(BaseModel):
+    """Mirror a share of the endpoint's traffic to another version of its model."""
+
+    version: int = Field(ge=1)
+    model_name: ModelName | None = Field(default=None, description="default: the live model's")
+    percent: int = Field(default=50, ge=1, le=50, description="share of requests mirrored")
+
+
 class StartRollout(RolloutPolicy):
     """Move traffic to `to` in steps, each baked, guarded by error rate and p99 latency."""
 
@@ -146,6 +154,32 @@ async def set_traffic(request: Request, name: str, body: SetTraffic) -> dict[str
 async def delete_endpoint(request: Request, name: str) -> Response:
     await handlers.delete_endpoint(deps(request).repos, name)
     deps(request).kick()
+    return Response(status_code=204)
+
+
+@router.post("/endpoints/{name}/shadows", summary="Shadow a version (mirrored once Healthy)")
+async def start_shadow(
+    request: Request, name: str, body: StartShadow, user: str = User
+) -> dict[str, Any]:
+    d = deps(request)
+    doc = await shadowing.start_shadow(
+        d.repos, d.folders, name, body.version, body.percent, body.model_name, user
+    )
+    d.kick()
+    return doc
+
+
+@router.get("/endpoints/{name}/shadows/{version}", summary="A shadow: state and agreement")
+async def show_shadow(request: Request, name: str, version: int) -> dict[str, Any]:
+    d = deps(request)
+    return await shadowing.shadow_status(d.repos, d.gateway, name, version)
+
+
+@router.delete("/endpoints/{name}/shadows/{version}", status_code=204, summary="Stop a shadow")
+async def stop_shadow(request: Request, name: str, version: int) -> Response:
+    d = deps(request)
+    if await shadowing.stop_shadow(d.repos, name, version):
+        d.kick()
     return Response(status_code=204)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import modelops_deployer
-from modelops_deployer import api, rollout, subscribers
+from modelops_deployer import api, rollout, shadowing, subscribers
 from modelops_deployer.app_state import Deps
 from modelops_deployer.autoscale import autoscale
 from modelops_deployer.model_folders import ModelFolders
@@ -40,6 +40,7 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
 
     async def rollouts_and_scaling() -> None:
         await rollout.start_pending(repos, gateway)
+        await shadowing.mirror_pending(repos)
         await rollout.advance_rollouts(repos, gateway)
         up, down = settings.autoscale_up_cooldown_s, settings.autoscale_down_cooldown_s
         await autoscale(repos, gateway, up, down)

@@ -16,13 +16,15 @@ from typing import Any
 import structlog
 
 from modelops_deployer.domain import DEFAULT_ROLLOUT
+from modelops_deployer.handlers import insert_fresh
 from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.repository import Repositories
 from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
 
 log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
-DROPPED = ("_id", "name", "rev", "failed_spec", "log_tail", "scaled_at", "reason", "reconciled")
+DROPPED = ("_id", "name", "rev", "failed_spec", "log_tail", "scaled_at", "reason", "reconciled",
+           "pending_rollout", "pending_mirror", "created_by")  # fmt: skip
 IMAGE_TARGETS = ("docker", "kubernetes")
 CAS_ATTEMPTS = 8
 
@@ -99,42 +101,57 @@ async def _served(repos: Repositories, base: Doc, name: str, move: Move) -> bool
     """The live deployment is the version already, or its deployment exists (a redelivery)."""
     if (base["model_name"], base["version"]) == (move.model_name, move.version):
         return True
-    return await repos.deployments.collection.find_one({"_id": name}, {"_id": 1}) is not None
+    return await live_named(repos, name)
+
+
+async def live_named(repos: Repositories, name: str) -> bool:
+    """A deployment of that name exists and is not deleted."""
+    query = {"_id": name, "deleted": False}
+    return await repos.deployments.collection.find_one(query, {"_id": 1}) is not None
 
 
 async def _insert(repos: Repositories, spec: Doc) -> list[str]:
-    try:
-        await repos.deployments.insert(spec, [])
-    except Conflict:
+    if not await insert_fresh(repos, spec):
         return []  # created concurrently
     log.info("alias_followed", endpoint=spec["endpoint"], deployment=spec["_id"],
              version=spec["version"])  # fmt: skip
     return [spec["_id"]]
 
 
-async def _spec(
-    repos: Repositories, folders: ModelFolders, endpoint: Doc, base: Doc, name: str, move: Move
-) -> Doc | None:
-    """The live deployment's spec for the new version; None while its image is not built."""
+async def version_spec(
+    repos: Repositories, folders: ModelFolders, endpoint: Doc, base: Doc, name: str,
+    model_name: str, version: int,
+) -> Doc | None:  # fmt: skip
+    """The spec of deployment `base` for another version of the model, named `name`: its image
+    (None while the builder has not built it) or its files in a fresh folder."""
     spec = {k: v for k, v in base.items() if k not in DROPPED}
     if base["target"] in IMAGE_TARGETS:
-        image = await repos.images.find_one({"model_name": move.model_name,
-                                             "version": move.version})  # fmt: skip
+        image = await repos.images.find_one({"model_name": model_name, "version": version})
         if image is None:
             return None
         spec["image"] = image["image"]
     elif base["target"] == "process":
         folder = await folders.materialise(
-            move.model_name, move.version, endpoint["_id"], base.get("model_dir")
+            model_name, version, endpoint["_id"], base.get("model_dir")
         )
         spec["model_dir"] = str(folder)
-    policy = endpoint.get("follow_rollout") or DEFAULT_ROLLOUT
-    spec.update({"_id": name, "model_name": move.model_name, "version": move.version,
+    spec.update({"_id": name, "model_name": model_name, "version": version,
                  "spec_gen": 1, "replicas": [], "restarts": [], "state": None, "upstreams": [],
-                 "generation": 0, "desired": base["replicas_min"],
-                 "created_by": f"follow:{move.model_name}@{move.alias}",
-                 "created_at": datetime.now(UTC),
-                 "pending_rollout": {"from": base["_id"], **policy}})  # fmt: skip
+                 "generation": 0, "desired": base["replicas_min"], "deleted": False,
+                 "created_at": datetime.now(UTC)})  # fmt: skip
+    return spec
+
+
+async def _spec(
+    repos: Repositories, folders: ModelFolders, endpoint: Doc, base: Doc, name: str, move: Move
+) -> Doc | None:
+    """The live deployment's spec for the new version; None while its image is not built."""
+    spec = await version_spec(repos, folders, endpoint, base, name, move.model_name, move.version)
+    if spec is None:
+        return None
+    policy = endpoint.get("follow_rollout") or DEFAULT_ROLLOUT
+    spec["created_by"] = f"follow:{move.model_name}@{move.alias}"
+    spec["pending_rollout"] = {"from": base["_id"], **policy}
     return spec
 
 

@@ -127,16 +127,28 @@ async def create_deployment(
            "replicas_max": hi, "desired": lo, "spec_gen": 1, "replicas": [], "restarts": [],
            "state": None, "upstreams": [], "reason": "", "generation": 0, "deleted": False,
            "created_by": user, "created_at": datetime.now(UTC)}  # fmt: skip
-    old = await repos.deployments.collection.find_one({"_id": doc["_id"]})
-    if old is not None and not old.get("deleted"):
+    if not await insert_fresh(repos, doc):
         raise Conflict(f"deployment {doc['_id']!r} already exists")
-    if old is not None:
-        doc["generation"] = old["generation"]
-        await repos.deployments.delete(doc["_id"])
-    await repos.deployments.insert(doc, [])
     if not endpoint["traffic"]:
         await set_traffic(repos, endpoint["_id"], {doc["_id"]: 100}, None)
     return await repos.deployments.get(doc["_id"])
+
+
+async def insert_fresh(repos: Repositories, spec: Doc) -> bool:
+    """Insert a new deployment, in place of a deleted one of the same name (its generation
+    carried on, so the gateway never mistakes the new states for old ones); False if a live
+    one exists (created concurrently)."""
+    old = await repos.deployments.collection.find_one({"_id": spec["_id"]})
+    if old is not None:
+        if not old.get("deleted"):
+            return False
+        spec = {**spec, "generation": old["generation"]}
+        await repos.deployments.delete(spec["_id"])
+    try:
+        await repos.deployments.insert(spec, [])
+    except Conflict:
+        return False
+    return True
 
 
 async def resolve(resolver: ModelResolver, body: Doc) -> tuple[str, int]:

@@ -1,6 +1,7 @@
-"""Alias-follow against the real FerretDB: an image target awaits the new version's image,
-the newest move wins, redeliveries create nothing twice, only an event naming a rollout's
-target version rolls it back, and an endpoint's follow rollout policy is checked and kept."""
+"""Alias-follow and shadows against the real FerretDB: an image target awaits the new version's
+image, the newest move wins, redeliveries create nothing twice, only an event naming a rollout's
+target version rolls it back, an endpoint's follow rollout policy is checked and kept; a shadow
+awaits its image, is mirrored once Healthy, and stops."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -11,13 +12,14 @@ import pytest
 from asgi_lifespan import LifespanManager
 from pymongo.asynchronous.database import AsyncDatabase
 
-from modelops_deployer import domain, handlers, rollout
+from modelops_deployer import domain, handlers, rollout, shadowing
 from modelops_deployer.api import CreateDeployment, CreateEndpoint
 from modelops_deployer.app import create_app
 from modelops_deployer.following import follow_alias, follow_image
 from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.repository import Repositories
 from modelops_deployer.settings import DeployerSettings
+from modelops_servicekit.errors import Conflict, Invalid, NotFound
 from modelops_servicekit.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -156,3 +158,63 @@ async def test_an_endpoint_keeps_its_checked_follow_rollout(
         shown = (await http.get("/v1/endpoints/ep")).json()
     assert shown["follow_rollout"] == {**policy, "guards": domain.GUARDS}
     assert shown["awaiting"] is None
+
+
+class MirrorGateway:
+    async def stats(self) -> dict[str, Any]:
+        return {"mirrors": {"ep-shadow-v2": {"mirrored": 40, "agreed": 38, "errors": 0}}}
+
+
+async def test_a_shadow_awaits_its_image_is_mirrored_once_healthy_and_stops(
+    follower: Follower,
+) -> None:
+    repos, folders = follower.repos, follower.folders
+
+    async def start(version: int, percent: int = 30) -> dict[str, Any]:
+        return await shadowing.start_shadow(repos, folders, "ep", version, percent, None, "t")
+
+    assert (await start(2))["state"] == shadowing.AWAITING_IMAGE
+    await follower.store_image(2)
+    started = await start(2)
+    assert (started["deployment"], started["percent"], started["mirroring"]) == (
+        "ep-shadow-v2", 0, False)  # fmt: skip
+    assert (await start(2))["deployment"] == "ep-shadow-v2"  # a retry creates nothing more
+    shadow = await repos.deployments.get("ep-shadow-v2")
+    assert (shadow["image"], shadow["pending_mirror"], shadow["target"]) == ("tiny:2", 30, "docker")
+    assert (await follower.endpoint())["traffic"] == {"box": 100}  # never live traffic
+
+    assert await shadowing.mirror_pending(repos) == []  # not Healthy yet
+    await repos.deployments.update(shadow, {"state": "Healthy"})
+    assert await shadowing.mirror_pending(repos) == ["ep"]
+    assert await shadowing.mirror_pending(repos) == []
+    assert (await follower.endpoint())["mirror"] == {"ep-shadow-v2": 30}
+    status = await shadowing.shadow_status(repos, MirrorGateway(), "ep", 2)
+    assert status["mirroring"] is True
+    assert status["stats"] == {"mirrored": 40, "agreed": 38, "errors": 0}
+
+    with pytest.raises(Invalid, match="at most 50%"):
+        await start(3)  # 30% + 30% mirrored
+    with pytest.raises(Conflict, match="serves already"):
+        await start(1)
+
+    assert await shadowing.stop_shadow(repos, "ep", 2) is True
+    assert (await follower.endpoint())["mirror"] == {}
+    assert (await repos.deployments.get("ep-shadow-v2"))["deleted"] is True
+    assert await shadowing.stop_shadow(repos, "ep", 2) is False
+    with pytest.raises(NotFound):
+        await shadowing.shadow_status(repos, None, "ep", 2)
+    again = await start(2, 50)  # a deleted shadow is created anew, its generation carried on
+    assert again["state"] == "Creating"
+    assert (await repos.deployments.get("ep-shadow-v2"))["deleted"] is False
+
+
+async def test_an_alias_moving_back_to_a_deleted_follow_deployment_creates_it_again(
+    follower: Follower,
+) -> None:
+    await follower.store_image(2)
+    assert await follower.alias(2, since=100.0) == ["ep-v2"]
+    await handlers.mark_deployment_deleted(
+        follower.repos, await follower.repos.deployments.get("ep-v2")
+    )
+    assert await follower.alias(2, since=200.0) == ["ep-v2"]
+    assert (await follower.repos.deployments.get("ep-v2"))["deleted"] is False

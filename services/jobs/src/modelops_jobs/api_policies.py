@@ -55,6 +55,24 @@ class CriterionBody(BaseModel):
         return self
 
 
+class ShadowPeriod(BaseModel):
+    """After the offline criteria pass, the challenger is deployed next to the endpoint's live
+    deployment and answers a mirrored share of its traffic (never a client) for a while; its
+    predictions must agree with the live ones often enough, with few errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: ModelName = Field(description="the endpoint whose live traffic is mirrored")
+    percent: int = Field(default=50, ge=1, le=50, description="share of requests mirrored")
+    duration_s: float = Field(default=600.0, ge=0, description="least time mirroring")
+    min_requests: int = Field(default=100, ge=1, description="least mirrored requests")
+    min_agreement: float = Field(default=0.9, ge=0, le=1, description="same prediction share")
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    timeout_s: float = Field(
+        default=3600.0, gt=0, description="from the start (image build included) to a verdict"
+    )
+
+
 class PolicyBody(BaseModel):
     """How a model's new versions are judged and promoted (PUT /v1/policies/{model_name})."""
 
@@ -64,6 +82,7 @@ class PolicyBody(BaseModel):
     evaluation: EvaluationData
     criteria: list[CriterionBody] = Field(min_length=1)
     min_rows: int = Field(default=50, ge=1, description="fewer labelled rows: rejected")
+    shadow: ShadowPeriod | None = Field(default=None, description="a live shadow period")
     require_approval: bool = Field(default=False, description="a human approves passing ones")
     auto: bool = Field(default=True, description="evaluate every newly registered version")
 

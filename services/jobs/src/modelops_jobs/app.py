@@ -7,7 +7,7 @@ from typing import cast
 from fastapi import FastAPI
 
 import modelops_jobs
-from modelops_jobs import api, api_promotions, subscribers, triggering
+from modelops_jobs import api, api_promotions, promoting, subscribers, triggering
 from modelops_jobs.app_deps import Deps
 from modelops_jobs.execution import ExecutionConfig
 from modelops_jobs.inputs import PeerInputs
@@ -16,7 +16,12 @@ from modelops_jobs.repository_promotions import MongoPolicies, MongoPromotions
 from modelops_jobs.runner import Runner
 from modelops_jobs.settings import JobsSettings
 from modelops_servicekit.inbox import Inbox
-from modelops_servicekit.peers import CollectorWindows, RegistryDatasets, RegistryModels
+from modelops_servicekit.peers import (
+    CollectorWindows,
+    DeployerShadows,
+    RegistryDatasets,
+    RegistryModels,
+)
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
 
 
@@ -70,6 +75,7 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
         models=RegistryModels(settings.registry_url),
         datasets=datasets,
         windows=windows,
+        shadows=DeployerShadows(settings.deployer_url, timeout_s=30.0),
     )
     app.state.deps = deps
     router = subscribers.build_router(runtime, deps)
@@ -77,7 +83,10 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
     async def schedule() -> None:
         await triggering.schedule_loop(deps)
 
-    background = [runner.watch, schedule]
+    async def shadows() -> None:
+        await promoting.shadow_loop(deps)
+
+    background = [runner.watch, schedule, shadows]
     outbox = [runs.collection, promotions.collection]
     return Wiring(router=router, outbox=outbox, background=background)
 

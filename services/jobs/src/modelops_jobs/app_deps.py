@@ -11,6 +11,7 @@ from modelops_jobs.ports import (
     Policies,
     Promotions,
     Runs,
+    Shadows,
     Windows,
 )
 from modelops_jobs.runner import Runner
@@ -36,3 +37,4 @@ class Deps:
     models: Models
     datasets: Datasets
     windows: Windows
+    shadows: Shadows

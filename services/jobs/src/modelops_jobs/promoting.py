@@ -1,10 +1,16 @@
 """Use cases of promotion: judge a new version against the champion by the model's policy, and
 promote it (move the alias; deployments following it roll out) or record why not.
 
+With a shadow period, a version that passes offline is deployed as a shadow of an endpoint first
+(the deployer mirrors a share of the live traffic to it once it is Healthy); a periodic check
+reads the gateway's agreement counts through the deployer and decides when the period is over.
+
 A decision is one document per version, claimed by its insert; every state change is one
 conditional write carrying its event, so a redelivered event or a crash resumes where it stopped.
 """
 
+import asyncio
+import time
 from typing import Any
 
 import structlog
@@ -18,11 +24,14 @@ from modelops_jobs.ports import Document
 from modelops_jobs.promotion import (
     Criterion,
     PromotionState,
+    ShadowCounts,
     decision,
     judge,
+    judge_shadow,
     promotion_id,
+    shadow_due,
 )
-from modelops_servicekit.errors import Conflict, Invalid, NotFound
+from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
 
 log = structlog.get_logger(__name__)
 S = PromotionState
@@ -111,10 +120,95 @@ async def _evaluate(deps: Deps, doc: Document) -> Document:
         await _move(deps, pid, S.EVALUATING, S.REJECTED, fields)
         log.info("promotion_rejected", promotion_id=pid, reason=verdict["reason"])
         return await _get(deps, pid)
-    target = S.AWAITING_APPROVAL if doc["policy"]["require_approval"] else S.PROMOTING
-    await _move(deps, pid, S.EVALUATING, target, fields)
+    if doc["policy"].get("shadow"):
+        fields["shadow"] = {"requested_at": time.time(), "mirroring_since": None, "start": None}
+        await _move(deps, pid, S.EVALUATING, S.SHADOWING, fields)
+        log.info("promotion_shadowing", promotion_id=pid,
+                 endpoint=doc["policy"]["shadow"]["endpoint"])  # fmt: skip
+        return await _get(deps, pid)
+    return await _passed(deps, pid, S.EVALUATING, doc["policy"], fields)
+
+
+async def _passed(
+    deps: Deps, pid: str, source: PromotionState, policy: Document, fields: Document
+) -> Document:
+    """Every check passed: promote now, or wait for a human's approval."""
+    target = S.AWAITING_APPROVAL if policy["require_approval"] else S.PROMOTING
+    moved = await deps.promotions.transition(pid, [source], target, fields)
     updated = await _get(deps, pid)
-    return await _promote(deps, updated) if target is S.PROMOTING else updated
+    return await _promote(deps, updated) if moved and target is S.PROMOTING else updated
+
+
+async def check_shadows(deps: Deps) -> None:
+    """One pass over the decisions in their shadow period; a peer that is down waits a pass."""
+    for doc in await deps.promotions.in_state(S.SHADOWING):
+        try:
+            await _check_shadow(deps, doc)
+        except Unavailable as exc:
+            log.warning("shadow_check_deferred", promotion_id=doc["promotion_id"],
+                        reason=exc.message)  # fmt: skip
+
+
+async def _check_shadow(deps: Deps, doc: Document) -> None:
+    """Start the shadow (again: idempotent), note when its mirroring starts, and end the period
+    when it has lasted long enough on enough requests, or when it timed out."""
+    pid, shadow, period = doc["promotion_id"], doc["shadow"], doc["policy"]["shadow"]
+    endpoint, version = period["endpoint"], doc["version"]
+    try:
+        status = await deps.shadows.start(endpoint, doc["model_name"], version, period["percent"])
+    except (Invalid, NotFound, Conflict) as exc:
+        await _end_shadow(deps, doc, None, f"the shadow period cannot run: {exc.message}")
+        return
+    stats, now_s = status.get("stats"), time.time()
+    if status.get("mirroring") and shadow["mirroring_since"] is None:
+        shadow = {**shadow, "mirroring_since": now_s, "start": stats}
+        await deps.promotions.transition(pid, [S.SHADOWING], S.SHADOWING, {"shadow": shadow})
+    counts = ShadowCounts.since(stats, shadow["start"]) if shadow["mirroring_since"] else None
+    mirrored_s = now_s - shadow["mirroring_since"] if shadow["mirroring_since"] else None
+    due = shadow_due(period, counts or ShadowCounts(0, 0, 0), mirrored_s,
+                     now_s - shadow["requested_at"])  # fmt: skip
+    if due == "judge" and counts is not None:
+        await _end_shadow(deps, doc, counts, None)
+    elif due == "expired":
+        seen = f"{counts.mirrored} mirrored requests" if counts else f"state {status['state']}"
+        reason = (f"the shadow period timed out after {period['timeout_s']:g} s "
+                  f"({seen}; the policy needs {period['min_requests']} over "
+                  f"{period['duration_s']:g} s)")  # fmt: skip
+        await _end_shadow(deps, doc, counts, reason)
+
+
+async def _end_shadow(
+    deps: Deps, doc: Document, counts: ShadowCounts | None, failure: str | None
+) -> None:
+    """Delete the shadow, then record the period's verdicts and go on (or reject)."""
+    pid, period = doc["promotion_id"], doc["policy"]["shadow"]
+    await deps.shadows.stop(period["endpoint"], doc["version"])
+    shadow = {**doc["shadow"], "ended_at": time.time(),
+              "counts": counts.as_doc() if counts else None}  # fmt: skip
+    if failure is not None:
+        fields = {"shadow": shadow, "reason": failure}
+        await _move(deps, pid, S.SHADOWING, S.REJECTED, fields)
+        log.info("promotion_rejected", promotion_id=pid, reason=failure)
+        return
+    assert counts is not None
+    verdicts = judge_shadow(period, counts)
+    fields = {"shadow": shadow, "verdicts": doc["verdicts"] + [v.as_doc() for v in verdicts]}
+    failed = [v.reason for v in verdicts if not v.passed]
+    if failed:
+        await _move(deps, pid, S.SHADOWING, S.REJECTED, {**fields, "reason": "; ".join(failed)})
+        log.info("promotion_rejected", promotion_id=pid, reason=failed)
+        return
+    await _passed(deps, pid, S.SHADOWING, doc["policy"], {**fields, "decided_at": now()})
+
+
+async def shadow_loop(deps: Deps) -> None:
+    """The shadow periods' check, every `shadow_check_s`."""
+    while True:
+        try:
+            await check_shadows(deps)
+        except Exception:  # a bad pass must not end the loop
+            log.exception("shadow_check_failed")
+        await asyncio.sleep(deps.settings.shadow_check_s)
 
 
 async def _promote(deps: Deps, doc: Document, actor: str | None = None) -> Document:

@@ -17,6 +17,7 @@ class PromotionState(StrEnum):
     """Where a promotion decision stands."""
 
     EVALUATING = "evaluating"
+    SHADOWING = "shadowing"
     AWAITING_APPROVAL = "awaiting_approval"
     PROMOTING = "promoting"
     PROMOTED = "promoted"
@@ -137,6 +138,52 @@ def decision(verdicts: list[Verdict], rows: int, min_rows: int) -> tuple[bool, s
     if failed:
         return False, "; ".join(failed)
     return True, "every criterion passed"
+
+
+@dataclass(frozen=True)
+class ShadowCounts:
+    """What the gateway counted for a shadow since its mirroring started."""
+
+    mirrored: int
+    agreed: int
+    errors: int
+
+    @classmethod
+    def since(cls, now: dict[str, Any] | None, start: dict[str, Any] | None) -> "ShadowCounts":
+        """The difference between two snapshots of the gateway's cumulative counts."""
+        now, start = now or {}, start or {}
+        return cls(*(int(now.get(k) or 0) - int(start.get(k) or 0)
+                     for k in ("mirrored", "agreed", "errors")))  # fmt: skip
+
+    def as_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge_shadow(policy: dict[str, Any], counts: ShadowCounts) -> list[Verdict]:
+    """The shadow's verdicts: agreement with the champion's live predictions and error rate."""
+    compared = counts.mirrored - counts.errors
+    agreement = counts.agreed / compared if compared > 0 else 0.0
+    error_rate = counts.errors / counts.mirrored if counts.mirrored else 0.0
+    bar, limit = float(policy["min_agreement"]), float(policy["max_error_rate"])
+    return [
+        Verdict("shadow_agreement", agreement, None, agreement >= bar,
+                f"shadow agreement {agreement:.2%} on {compared} requests "
+                f"({'>=' if agreement >= bar else '<'} {bar:.2%})"),
+        Verdict("shadow_error_rate", error_rate, None, error_rate <= limit,
+                f"shadow error rate {error_rate:.2%} of {counts.mirrored} "
+                f"({'<=' if error_rate <= limit else '>'} {limit:.2%})"),
+    ]  # fmt: skip
+
+
+def shadow_due(
+    policy: dict[str, Any], counts: ShadowCounts, mirrored_s: float | None, waited_s: float
+) -> str | None:
+    """When the shadow period ends: `judge` (long and busy enough), `expired` (the timeout
+    passed first), or None (go on)."""
+    long_enough = mirrored_s is not None and mirrored_s >= policy["duration_s"]
+    if long_enough and counts.mirrored >= policy["min_requests"]:
+        return "judge"
+    return "expired" if waited_s >= policy["timeout_s"] else None
 
 
 def in_holdout(request_id: str, fraction: float) -> bool:

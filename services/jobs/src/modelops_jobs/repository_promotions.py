@@ -54,6 +54,9 @@ class MongoPromotions:
     async def get(self, promotion_id: str) -> Document | None:
         return await self.collection.find_one({"_id": promotion_id}, _VIEW)
 
+    async def in_state(self, state: PromotionState) -> list[Document]:
+        return await self.collection.find({"state": state.value}, _VIEW).to_list()
+
     async def recent(self, model_name: str | None, limit: int) -> list[Document]:
         query = {"model_name": model_name} if model_name else {}
         cursor = self.collection.find(query, _VIEW).sort("created_at", DESCENDING)

@@ -42,3 +42,7 @@ class JobsSettings(ServiceSettings):
     challengers: never given to a training run, the only collected rows a policy scores on."""
     evaluation_dir: Path = Path(tempfile.gettempdir()) / "modelops-evaluations"
     """Where a promotion's models and data are downloaded while they are scored; removed after."""
+    deployer_url: str = "http://127.0.0.1:8103"
+    """Base URL of the deployer's HTTP API (shadow deployments of a policy's shadow period)."""
+    shadow_check_s: float = Field(default=5.0, gt=0)
+    """How often promotions in their shadow period are checked."""

@@ -1,8 +1,17 @@
-"""Promotion criteria: thresholds and margins in the metric's direction, and the decision."""
+"""Promotion criteria: thresholds and margins in the metric's direction, the decision, and the
+shadow period's counts, verdicts and end."""
 
 import pytest
 
-from modelops_jobs.promotion import Criterion, decision, in_holdout, judge
+from modelops_jobs.promotion import (
+    Criterion,
+    ShadowCounts,
+    decision,
+    in_holdout,
+    judge,
+    judge_shadow,
+    shadow_due,
+)
 
 
 def test_threshold_follows_the_metric_direction() -> None:
@@ -65,3 +74,45 @@ def test_the_holdout_is_stable_and_near_its_fraction() -> None:
     assert held == [i for i in ids if in_holdout(i, 0.3)]
     assert 2_800 < len(held) < 3_200
     assert not any(in_holdout(i, 0.0) for i in ids[:100])
+
+
+SHADOW = {"duration_s": 60.0, "min_requests": 100, "min_agreement": 0.9,
+          "max_error_rate": 0.02, "timeout_s": 600.0}  # fmt: skip
+
+
+def test_shadow_counts_are_the_difference_since_mirroring_started() -> None:
+    start = {"mirrored": 10, "agreed": 9, "errors": 1, "dropped": 3}
+    now = {"mirrored": 130, "agreed": 119, "errors": 1}
+    assert ShadowCounts.since(now, start) == ShadowCounts(120, 110, 0)
+    assert ShadowCounts.since(now, None) == ShadowCounts(130, 119, 1)  # a fresh shadow
+    assert ShadowCounts.since(None, None) == ShadowCounts(0, 0, 0)
+
+
+def test_shadow_agreement_is_over_answered_requests_and_errors_over_all() -> None:
+    agreement, errors = judge_shadow(SHADOW, ShadowCounts(mirrored=200, agreed=171, errors=10))
+    assert agreement.metric == "shadow_agreement"
+    assert agreement.challenger == pytest.approx(0.9)  # 171 of 190 answered
+    assert agreement.passed
+    assert errors.challenger == pytest.approx(0.05)
+    assert not errors.passed
+    assert "5.00% of 200" in errors.reason
+    (low, _) = judge_shadow(SHADOW, ShadowCounts(mirrored=100, agreed=50, errors=0))
+    assert not low.passed
+    assert "< 90.00%" in low.reason
+
+
+@pytest.mark.parametrize(
+    ("counts", "mirrored_s", "waited_s", "due"),
+    [
+        (ShadowCounts(500, 500, 0), None, 100.0, None),  # not mirroring yet
+        (ShadowCounts(500, 500, 0), 30.0, 100.0, None),  # too short
+        (ShadowCounts(99, 99, 0), 61.0, 100.0, None),  # too few requests: wait on
+        (ShadowCounts(100, 99, 0), 61.0, 100.0, "judge"),
+        (ShadowCounts(99, 99, 0), 61.0, 600.0, "expired"),
+        (ShadowCounts(0, 0, 0), None, 601.0, "expired"),  # never became Healthy
+    ],
+)
+def test_the_shadow_period_ends_long_and_busy_enough_or_at_its_timeout(
+    counts: ShadowCounts, mirrored_s: float | None, waited_s: float, due: str | None
+) -> None:
+    assert shadow_due(SHADOW, counts, mirrored_s, waited_s) == due

@@ -89,7 +89,9 @@ class GatewayApp:
             prediction_sender(runtime), self.stats, s.prediction_buffer, s.prediction_batch,
             s.prediction_flush_s,
         )  # fmt: skip
-        mirror = Mirror(table, admission, upstreams, self.stats, s.max_mirror_in_flight)
+        mirror = Mirror(
+            table, admission, upstreams, self.stats, s.max_mirror_in_flight, s.mirror_rel_tol
+        )
         self.state = GatewayState(
             table, admission, self.stats, upstreams, predictions, mirror, sync
         )

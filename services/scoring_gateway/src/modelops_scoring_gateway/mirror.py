@@ -2,9 +2,14 @@
 
 Its answer never reaches the client; agreement with the live answer and the latency
 difference are recorded. Mirrors never queue: no free slot or too many in flight means drop.
+
+Agreement compares the prediction, not every output: two versions of a classifier agree when
+they give the same labels, whatever their probabilities; numbers agree within a relative
+tolerance (a regressor's values).
 """
 
 import asyncio
+import math
 import random
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,15 +25,35 @@ if TYPE_CHECKING:
     from modelops_scoring_gateway.proxy import Route
 
 
-def comparable(body: bytes) -> Any:
-    """What is compared: OIP `outputs` only (names and versions differ by design), else all."""
+def prediction(body: bytes) -> Any:
+    """The prediction in an answer: OIP's first output (a classifier's label), the value of
+    `predictions`/`Results`, or the first of several named outputs; the whole answer otherwise."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return body
-    if isinstance(value, dict) and "outputs" in value:
-        return value["outputs"]
+    if isinstance(value, dict) and isinstance(value.get("outputs"), list) and value["outputs"]:
+        first = value["outputs"][0]
+        return first.get("data") if isinstance(first, dict) else first
+    for key in ("predictions", "Results"):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+    if isinstance(value, dict) and value:  # several named outputs: the first is the prediction
+        return next(iter(value.values()))
     return value
+
+
+def agree(a: Any, b: Any, rel_tol: float) -> bool:
+    """Equal, numbers within `rel_tol` of each other (booleans and strings exactly)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(agree(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(agree(a[k], b[k], rel_tol) for k in a)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
+    return bool(a == b)
 
 
 class Mirror:
@@ -41,9 +66,10 @@ class Mirror:
         upstreams: Upstreams,
         stats: Stats,
         max_in_flight: int,
+        rel_tol: float = 1e-3,
     ) -> None:
         self._table, self._admission, self._upstreams = table, admission, upstreams
-        self._stats, self._max = stats, max_in_flight
+        self._stats, self._max, self._rel_tol = stats, max_in_flight, rel_tol
         self._tasks: set[asyncio.Task[None]] = set()
 
     def maybe(
@@ -96,7 +122,9 @@ class Mirror:
             stats.errors += 1
             return
         stats.latency_diff_sum_ms += (time.perf_counter() - started) * 1000 - live_ms
-        if answer.body == live.body or comparable(answer.body) == comparable(live.body):
+        if answer.body == live.body or agree(
+            prediction(answer.body), prediction(live.body), self._rel_tol
+        ):
             stats.agreed += 1
 
     async def drain(self) -> None:

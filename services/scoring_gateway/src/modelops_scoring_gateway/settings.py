@@ -31,3 +31,5 @@ class ScoringGatewaySettings(ServiceSettings):
     """Longest time a sampled prediction waits before its batch is published."""
     max_mirror_in_flight: int = Field(default=64, ge=0)
     """Mirrored requests in flight at once; more are dropped (and counted)."""
+    mirror_rel_tol: float = Field(default=1e-3, ge=0)
+    """A mirrored prediction agrees with the live one when its numbers are this close."""

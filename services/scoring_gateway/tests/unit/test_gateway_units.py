@@ -5,9 +5,11 @@ import hashlib
 import time
 from collections import Counter
 
+import orjson
 import pytest
 
 from modelops_contracts.events import DeploymentStateChanged, EndpointUpdated, PredictionLogged
+from modelops_scoring_gateway import mirror
 from modelops_scoring_gateway.admission import Saturated, Slots
 from modelops_scoring_gateway.keys import matches, presented_key
 from modelops_scoring_gateway.proxy import parse_route
@@ -104,3 +106,42 @@ def test_prediction_payload_is_a_valid_event() -> None:
     _, payload = to_message(record)
     event = PredictionLogged.model_validate_json(payload)
     assert (event.model_version, event.inputs, event.outputs) == (3, {"data": [[1]]}, [[2]])
+
+
+@pytest.mark.parametrize(
+    ("live", "shadow", "agreed"),
+    [
+        # OIP: the first output (a classifier's label) decides, probabilities may differ
+        (
+            {"outputs": [{"name": "label", "data": [1, 0]}, {"name": "p", "data": [0.9, 0.2]}]},
+            {"outputs": [{"name": "label", "data": [1, 0]}, {"name": "p", "data": [0.7, 0.4]}]},
+            True,
+        ),
+        (
+            {"outputs": [{"name": "label", "data": [1, 0]}]},
+            {"outputs": [{"name": "label", "data": [1, 1]}]},
+            False,
+        ),
+        # Azure/MLflow bodies with several named outputs: the first one
+        (
+            {"predictions": {"label": [1], "probabilities": [{"0": 0.1, "1": 0.9}]}},
+            {"predictions": {"label": [1], "probabilities": [{"0": 0.4, "1": 0.6}]}},
+            True,
+        ),
+        ({"label": [0], "probabilities": [{"0": 0.9}]}, {"label": [1], "probabilities": []}, False),
+        # numbers within the relative tolerance, booleans exactly
+        ({"predictions": [100.0, 2.0]}, {"predictions": [100.05, 2.0001]}, True),
+        ({"predictions": [100.0]}, {"predictions": [101.0]}, False),
+        ([True, False], [1, 0], False),
+        ([[1, 2]], [[1, 2, 3]], False),
+    ],
+)
+def test_mirror_compares_the_prediction_not_every_output(
+    live: object, shadow: object, agreed: bool
+) -> None:
+    a, b = mirror.prediction(orjson.dumps(live)), mirror.prediction(orjson.dumps(shadow))
+    assert mirror.agree(a, b, 1e-3) is agreed
+
+
+def test_mirror_prediction_of_a_body_that_is_not_json_is_the_body() -> None:
+    assert mirror.prediction(b"not json") == b"not json"

@@ -1,4 +1,4 @@
-"""`modelops endpoint create|show|keys|regenerate-keys|traffic|invoke|delete`."""
+"""`modelops endpoint create|show|keys|regenerate-keys|traffic|shadow|invoke|delete`."""
 
 import json
 from pathlib import Path
@@ -118,6 +118,35 @@ def traffic(
     live = split(pairs) if pairs else None
     doc = _run(lambda c: c.set_traffic(name, live, split(mirror) if mirror else None))
     out.print(f"traffic {doc['traffic']} mirror {doc['mirror']}")
+
+
+@app.command()
+def shadow(
+    name: str,
+    version: Annotated[int, typer.Argument(help="the model version to shadow")],
+    percent: Annotated[int, typer.Option(min=1, max=50, help="share mirrored")] = 50,
+    model: Annotated[str | None, typer.Option(help="default: the live deployment's")] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="stop and delete the shadow")] = False,
+    status: Annotated[bool, typer.Option("--status", help="show it only")] = False,
+) -> None:
+    """Shadow a version: it gets a mirrored share of the live traffic (never answering), and
+    the gateway counts how often its predictions agree with the live ones."""
+    if stop:
+        _run(lambda c: c.stop_shadow(name, version))
+        out.print(f"stopped the shadow of version {version} on {name}")
+        return
+    doc = _run(
+        (lambda c: c.shadow(name, version))
+        if status
+        else (lambda c: c.start_shadow(name, version, percent, model))
+    )
+    stats = doc.get("stats") or {}
+    agreement = stats.get("agreement_rate")
+    shown = "n/a" if agreement is None else f"{agreement:.1%}"
+    out.print(
+        f"{doc['deployment']}: {doc['state']}, mirrored {doc['percent']}%, "
+        f"{stats.get('mirrored', 0)} requests, agreement {shown}"
+    )
 
 
 @app.command()

@@ -52,6 +52,13 @@ def set_policy(
     min_rows: Annotated[int, typer.Option(help="fewer labelled rows: rejected")] = 50,
     approval: bool = typer.Option(False, "--approval", help="a human approves passing versions"),
     manual: bool = typer.Option(False, "--manual", help="judge only on `modelops promote`"),
+    shadow: Annotated[
+        str | None, typer.Option(help="shadow period on this endpoint's live traffic first")
+    ] = None,
+    shadow_percent: Annotated[int, typer.Option(help="share mirrored to the shadow")] = 50,
+    shadow_seconds: Annotated[float, typer.Option(help="least time mirroring")] = 600.0,
+    shadow_requests: Annotated[int, typer.Option(help="least mirrored requests")] = 100,
+    min_agreement: Annotated[float, typer.Option(help="same-prediction share (0-1)")] = 0.9,
     file: Annotated[Path | None, typer.Option(help="the whole policy as JSON")] = None,
 ) -> None:
     """Set how the model's new versions are judged against the champion and promoted."""
@@ -65,6 +72,10 @@ def set_policy(
         body = {"alias": alias, "evaluation": evaluation, "min_rows": min_rows,
                 "criteria": [_criterion(c) for c in criterion or []],
                 "require_approval": approval, "auto": not manual}  # fmt: skip
+        if shadow is not None:
+            body["shadow"] = {"endpoint": shadow, "percent": shadow_percent,
+                              "duration_s": shadow_seconds, "min_requests": shadow_requests,
+                              "min_agreement": min_agreement}  # fmt: skip
     policy = _run(lambda c: c.set_policy(model, body))
     out.print(f"policy of {model}: {len(policy['criteria'])} criteria on @{policy['alias']}")
 
