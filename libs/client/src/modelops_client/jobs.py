@@ -68,10 +68,14 @@ class JobsClient:
         triggers: list[Json] | None = None,
         schedule_cron: str | None = None,
         inputs: list[Json] | None = None,
+        environment: Json | None = None,
+        resources: Json | None = None,
     ) -> Json:
         """Define a job; `outputs` items: {"model_name", "path", "framework"?, "tags"?};
         `triggers` items: {"event", "filter"?, "cooldown_s"?}; `schedule_cron` in UTC;
-        `inputs` items: {"name", "dataset", "version"?} or {"name", "endpoint", "window_s"?}."""
+        `inputs` items: {"name", "dataset", "version"?} or {"name", "endpoint", "window_s"?};
+        `environment`: {"requirements"?, "runtime"? (process or container), "base_image"?}
+        (unset: the service's Python); `resources` (container runs): {"cpus"?, "memory_mb"?}."""
         body = {
             "name": name,
             "command": command,
@@ -84,6 +88,8 @@ class JobsClient:
             "triggers": triggers or [],
             "schedule_cron": schedule_cron,
             "inputs": inputs or [],
+            "environment": environment,
+            "resources": resources,
         }
         result: Json = self._json("POST", "/v1/jobs", json=body)
         return result

@@ -74,6 +74,13 @@ class HttpSettings(BaseModel):
     """Bind port; defaults to the service's own port."""
 
 
+class DockerSettings(BaseModel):
+    """How a service reaches the Docker engine (env `MODELOPS_DOCKER__HOST`)."""
+
+    host: str = "unix:///var/run/docker.sock"
+    """Docker engine URL."""
+
+
 class ServiceSettings(BaseSettings):
     """The base of every service's settings: env prefix MODELOPS_, nested with __."""
 

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 import modelops_builder
-from modelops_builder import api, api_models, subscribers
+from modelops_builder import api, api_environments, api_models, subscribers
 from modelops_builder.app_deps import Deps
 from modelops_builder.conversion import Converter
 from modelops_builder.engine import DockerEngine
@@ -49,5 +49,8 @@ def create_app(settings: BuilderSettings) -> FastAPI:
     """The builder's ASGI app."""
     description = str(modelops_builder.__doc__)
     return create_service_app(
-        settings, wire=wire, routers=[api.router, api_models.router], description=description
+        settings,
+        wire=wire,
+        routers=[api.router, api_models.router, api_environments.router],
+        description=description,
     )

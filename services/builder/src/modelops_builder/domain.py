@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-PYTHON_VERSION = "3.11"
+from modelops_contracts.api.environments import (
+    PIP_REQUIREMENT_PATTERN,
+    PYTHON_VERSION,
+    normalized_requirements,
+)
+
 MODEL_DIR = "/model"
 VENV = "/opt/venv"
 SERVER_PORT = 5001
@@ -35,14 +40,12 @@ class Environment:
                 f"python {self.python_version} unsupported: the base has {PYTHON_VERSION}"
             )
         for req in self.requirements:
-            if not re.fullmatch(
-                r"[A-Za-z0-9_.\-\[\],]+\s*(==|>=|<=|~=|!=|<|>)?\s*[A-Za-z0-9_.*+!\-,<>=]*", req
-            ):
+            if not re.fullmatch(PIP_REQUIREMENT_PATTERN, req):
                 raise PackageError(f"requirement {req!r} is not a plain pip requirement")
 
     def digest(self, server_wheel_sha: str, base_image: str) -> str:
         """The environment layer's key: requirements + the model server's wheel + the base."""
-        reqs = sorted(r.replace(" ", "").lower() for r in self.requirements)
+        reqs = normalized_requirements(self.requirements)
         return digest([self.python_version, reqs, server_wheel_sha, base_image])
 
 

@@ -13,11 +13,12 @@ import structlog
 from modelops_builder import context, domain
 from modelops_builder.domain import Environment, Manifest, PackageError
 from modelops_builder.engine import BuildFailed, BuiltImage
+from modelops_builder.environments import Environments, failure_reason
 from modelops_builder.logs import LiveLog
 from modelops_builder.ports import Engine, Registry
 from modelops_builder.repository import MongoBuilderStore, now
 from modelops_builder.settings import BuilderSettings
-from modelops_builder.wheel import build_server_wheel, server_requirements
+from modelops_contracts.api.environments import PYTHON_VERSION
 from modelops_contracts.events import ImageBuildFailed, ImageBuilt
 from modelops_servicekit.errors import Invalid, NotFound
 from modelops_servicekit.objects import ObjectStore
@@ -33,7 +34,7 @@ class PackageRequest:
     version: str = "latest"
     entry_script: str | None = None
     requirements: list[str] = field(default_factory=list)
-    python_version: str = domain.PYTHON_VERSION
+    python_version: str = PYTHON_VERSION
     schema_: dict[str, Any] | None = None
     extra_files: dict[str, str] = field(default_factory=dict)
     sample_input: Any = None
@@ -61,8 +62,8 @@ class Packager:
         self.kick = kick or (lambda: None)
         self.live: dict[str, LiveLog] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        wheel_dir = settings.work_dir / "server-wheel"
-        self.server_wheel, self.server_wheel_sha = build_server_wheel(wheel_dir)
+        self.environments = Environments(settings, engine)
+        self.server_wheel_sha = self.environments.server_wheel_sha
 
     # -- packages ------------------------------------------------------------------------
     async def create_package(self, req: PackageRequest, user: str) -> tuple[dict[str, Any], bool]:
@@ -166,7 +167,7 @@ class Packager:
                 self._steps(pkg, m, tag, live), self.settings.docker.build_timeout_s
             )
         except (TimeoutError, BuildFailed, PackageError, Exception) as exc:
-            reason = _reason(exc, self.settings.docker.build_timeout_s)
+            reason = failure_reason(exc, self.settings.docker.build_timeout_s)
             live.append(f"build failed: {reason}")
             await self._finish_failed(pkg, m, live, reason)
             log.warning("image_build_failed", package_id=pkg["_id"], reason=reason)
@@ -180,11 +181,7 @@ class Packager:
             self.live.pop(digest, None)
 
     async def _steps(self, pkg: dict[str, Any], m: Manifest, tag: str, live: LiveLog) -> BuiltImage:
-        env_tag = domain.env_image_tag(pkg["env_digest"])
-        if await asyncio.to_thread(self.engine.image, env_tag) is None:
-            await self._build_env(pkg, m, env_tag, live)
-        else:
-            live.append(f"environment: reusing {env_tag}")
+        env_tag, _ = await self.environments.ensure(m.environment, m.base_image, live.append)
         folder = self.settings.work_dir / "contexts" / pkg["manifest_digest"]
         await self._model_folder(pkg, m, folder / "model")
         files = context.folder_files(folder / "model", "model")
@@ -199,29 +196,6 @@ class Packager:
             )
             live.append(f"pushed {pushed}")
         return image
-
-    async def _build_env(
-        self, pkg: dict[str, Any], m: Manifest, env_tag: str, live: LiveLog
-    ) -> None:
-        live.append(f"environment: building {env_tag}")
-        wheels = self.settings.work_dir / "wheels" / pkg["env_digest"]
-        await asyncio.to_thread(
-            context.pip_download,
-            m.environment,
-            self.server_wheel,
-            server_requirements(),
-            wheels,
-            self.settings.docker.platform_tags,
-            self.settings.pip_index_url,
-            live.append,
-            self.settings.docker.build_timeout_s,
-        )
-        files = context.folder_files(wheels, "wheels")
-        files["Dockerfile"] = domain.env_dockerfile(m.base_image).encode()
-        tar = await asyncio.to_thread(context.tar_context, files)
-        labels = {"org.modelops.env-digest": pkg["env_digest"]}
-        timeout = self.settings.docker.build_timeout_s
-        await asyncio.to_thread(self.engine.build, tar, env_tag, live.append, timeout, labels)
 
     async def _model_folder(self, pkg: dict[str, Any], m: Manifest, folder: Path) -> None:
         await asyncio.to_thread(_fresh_folder, folder)
@@ -295,6 +269,7 @@ class Packager:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.environments.close()
 
 
 def _fresh_folder(folder: Path) -> None:
@@ -305,12 +280,6 @@ def _fresh_folder(folder: Path) -> None:
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def _reason(exc: BaseException, timeout_s: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"build exceeded its {timeout_s:g} s timeout"
-    return str(exc) or type(exc).__name__
 
 
 def _manifest_doc(m: Manifest) -> dict[str, Any]:

@@ -3,16 +3,15 @@
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from modelops_servicekit.settings import DockerSettings as EngineSettings
 from modelops_servicekit.settings import ServiceSettings
 
 
-class DockerSettings(BaseModel):
-    """How the builder reaches the Docker engine and what it builds from."""
+class DockerSettings(EngineSettings):
+    """How the builder reaches the Docker engine (`host`) and what it builds from."""
 
-    host: str = "unix:///var/run/docker.sock"
-    """Docker engine URL."""
     base_image: str = "modelops/python-base:bookworm"
     """Default base image: Debian + python3.11 + python3-venv (set your registry's for teams)."""
     push_registry: str = ""

@@ -15,7 +15,7 @@ from modelops_deployer import handlers
 from modelops_deployer.following import version_spec
 from modelops_deployer.handlers import insert_fresh, live_endpoint
 from modelops_deployer.model_folders import ModelFolders
-from modelops_deployer.peers import GatewayClient
+from modelops_deployer.ports import GatewayStats
 from modelops_deployer.repository import Repositories
 from modelops_servicekit.errors import Conflict, Invalid, NotFound
 
@@ -80,7 +80,7 @@ async def mirror_pending(repos: Repositories) -> list[str]:
 
 
 async def shadow_status(
-    repos: Repositories, gateway: GatewayClient | None, endpoint_name: str, version: int
+    repos: Repositories, gateway: GatewayStats | None, endpoint_name: str, version: int
 ) -> Doc:
     """The shadow's state, its mirrored share, and (with the gateway) how it compares."""
     name = shadow_name(endpoint_name, version)

@@ -1,9 +1,13 @@
 """HTTP bodies of the jobs API."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from modelops_contracts.api.environments import ImageReference, PipRequirement
 from modelops_contracts.types import Framework, ModelName, Sha256
 from modelops_jobs.domain import output_path
+from modelops_jobs.environments import CONTAINER, RESOURCES_NEED_CONTAINER
 from modelops_servicekit.errors import Invalid
 
 ParamValue = str | int | float | bool
@@ -62,6 +66,30 @@ class JobInput(BaseModel):
         return self
 
 
+class JobEnvironment(BaseModel):
+    """Where the command runs: a local process (the service's Python, or a virtualenv of the
+    requirements) or a container of the builder's environment image with the requirements."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: list[PipRequirement] = Field(
+        default_factory=list, description="plain pip requirements, e.g. scikit-learn==1.9.1"
+    )
+    runtime: Literal["process", "container"] = "process"
+    base_image: ImageReference | None = Field(
+        default=None, description="container runs: the base to build on (the builder's default)"
+    )
+
+
+class Resources(BaseModel):
+    """Limits of a container run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    memory_mb: int | None = Field(default=None, ge=16)
+
+
 class CreateJob(BaseModel):
     """A job definition: what to run, with which code and parameters, and what it produces."""
 
@@ -80,6 +108,10 @@ class CreateJob(BaseModel):
     description: str = ""
     triggers: list[Trigger] = Field(default_factory=list)
     schedule_cron: str | None = Field(default=None, description="cron expression, in UTC")
+    environment: JobEnvironment | None = Field(
+        default=None, description="unset: a process with the service's Python"
+    )
+    resources: Resources | None = None
 
     @field_validator("inputs")
     @classmethod
@@ -88,6 +120,19 @@ class CreateJob(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("input names must be unique (case-insensitive)")
         return value
+
+    @model_validator(mode="after")
+    def _enforceable(self) -> "CreateJob":
+        """Resources and a base image mean something only in a container: never ignored."""
+        if self.environment is not None and self.environment.runtime == CONTAINER:
+            return self
+        if self.resources is not None and self.resources.model_dump(exclude_none=True):
+            raise ValueError(RESOURCES_NEED_CONTAINER)
+        if self.environment is not None and self.environment.base_image is not None:
+            raise ValueError(
+                "base_image is for container runs; set environment.runtime to container"
+            )
+        return self
 
 
 class StartRun(BaseModel):

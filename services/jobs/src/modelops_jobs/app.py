@@ -9,6 +9,7 @@ from fastapi import FastAPI
 import modelops_jobs
 from modelops_jobs import api, api_promotions, promoting, subscribers, triggering
 from modelops_jobs.app_deps import Deps
+from modelops_jobs.app_runtimes import run_runtimes
 from modelops_jobs.execution import ExecutionConfig
 from modelops_jobs.inputs import PeerInputs
 from modelops_jobs.repository import MongoClaims, MongoJobs, MongoRuns
@@ -48,12 +49,14 @@ async def wire(runtime: Runtime, app: FastAPI) -> Wiring:
             runtime.relay.kick()
 
     datasets = RegistryDatasets(settings.registry_url)
+    config = execution_config(settings)
     windows = CollectorWindows(settings.collector_url)
     runner = Runner(
         runs,
         runtime.objects,
         PeerInputs(datasets, windows, settings.holdout_fraction),
-        execution_config(settings),
+        config,
+        run_runtimes(settings, config),
         max_concurrent=settings.max_concurrent_runs,
         heartbeat_s=settings.heartbeat_s,
         stale_after_s=settings.stale_after_s,

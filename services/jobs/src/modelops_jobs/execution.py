@@ -3,6 +3,7 @@
 import asyncio
 import shutil
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,21 @@ from modelops_contracts.events.model_version import Lineage
 from modelops_contracts.types import Framework, RunState
 from modelops_jobs import domain
 from modelops_jobs.domain import now
+from modelops_jobs.environments import (
+    JOB_LABEL,
+    RUN_LABEL,
+    EnvironmentFailed,
+    EnvSpec,
+    Launch,
+    Prepared,
+    Runtime,
+    SetupCancelled,
+    Workdir,
+    unpack,
+)
 from modelops_jobs.inputs import lineage_datasets
 from modelops_jobs.ports import Artifacts, Document, InputSources, Runs
-from modelops_jobs.process import Outcome, ProcessSpec, run_process
+from modelops_jobs.process import Outcome, ProcessSpec
 from modelops_servicekit.errors import Invalid, ModelOpsError
 from modelops_servicekit.objects import blob_key
 
@@ -34,40 +47,8 @@ class ExecutionConfig:
     log_tail_chars: int = 4000
 
 
-@dataclass(frozen=True)
-class Workdir:
-    """The fresh folder of one run."""
-
-    root: Path
-
-    @property
-    def code(self) -> Path:
-        return self.root / "code"
-
-    @property
-    def outputs(self) -> Path:
-        return self.root / "outputs"
-
-    @property
-    def inputs(self) -> Path:
-        return self.root / "inputs"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.txt"
-
-
 def _read_text(path: Path) -> str:
     return path.read_text("utf-8", "replace") if path.is_file() else ""
-
-
-def _extract(archive: Path, into: Path) -> None:
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")  # no absolute paths, links out or devices
 
 
 class Execution:
@@ -79,10 +60,13 @@ class Execution:
         store: Artifacts,
         sources: InputSources,
         config: ExecutionConfig,
+        runtimes: Mapping[str, Runtime],
         run: Document,
     ) -> None:
         self.runs, self.store, self.sources, self.config = runs, store, sources, config
         self.run = run
+        self.env = EnvSpec.of(run)
+        self.runtime = runtimes[self.env.runtime]
         self.used: list[Document] = []
         """The inputs fetched for this run, with their digests."""
         self.run_id: str = run["run_id"]
@@ -104,7 +88,7 @@ class Execution:
             archive = self.work.root / "code.tar.gz"
             await self.store.get_file(blob_key(sha), archive)
             try:
-                await asyncio.to_thread(_extract, archive, self.work.code)
+                await asyncio.to_thread(unpack, archive, self.work.code)
             except (tarfile.TarError, OSError) as exc:
                 raise Invalid(f"the code snapshot cannot be unpacked: {exc}") from exc
             archive.unlink()
@@ -114,11 +98,11 @@ class Execution:
     def input_dir(self, name: str) -> Path:
         return self.work.inputs / name
 
-    def spec(self) -> ProcessSpec:
+    def spec(self, prepared: Prepared) -> ProcessSpec:
         run, cfg, work = self.run, self.config, self.work
         params: dict[str, str] = run["parameters"]
         env = {
-            **cfg.base_env,
+            **prepared.base_env,
             **domain.parameter_env(params),
             "MODELOPS_RUN_ID": self.run_id,
             "MODELOPS_JOB_NAME": run["job_name"],
@@ -127,8 +111,22 @@ class Execution:
             "MODELOPS_INPUTS_DIR": str(work.inputs),
             **{domain.input_env(i["name"]): str(self.input_dir(i["name"])) for i in self.used},
         }
-        argv = domain.command_line(run["command"], params, run["param_args"], cfg.python)
+        argv = domain.command_line(run["command"], params, run["param_args"], prepared.python)
         return ProcessSpec(argv, work.code, env, work.log, run["timeout_s"], cfg.grace_s)
+
+    def labels(self) -> dict[str, str]:
+        return {RUN_LABEL: self.run_id, JOB_LABEL: self.run["job_name"]}
+
+    async def setup(self) -> Prepared | None:
+        """The run's environment; None if setting it up failed or was cancelled (run ended)."""
+        try:
+            return await self.runtime.prepare(self.env, self.work.log, self.cancel)
+        except SetupCancelled:
+            state, reason = self.interrupted()
+        except EnvironmentFailed as exc:
+            state, reason = RunState.FAILED, exc.message
+        await self.end(state, {**await self._store_log(), "reason": reason}, reason)
+        return None
 
     async def execute(self) -> None:
         """Prepare, start, wait, finish; the folder is removed whatever happens."""
@@ -147,6 +145,9 @@ class Execution:
             await self.end(state, {"reason": reason}, reason)
             return
         await self.prepare()
+        prepared = await self.setup()
+        if prepared is None:
+            return
         cause = self.run.get("trigger_event") or {}
         started = RunStarted(
             run_id=self.run_id,
@@ -155,22 +156,21 @@ class Execution:
             trigger_event_id=cause.get("event_id"),
         )
         fields = {"started_at": now(), "heartbeat_at": now(), "inputs_used": self.used}
+        fields["environment_used"] = prepared.record
         if not await self.runs.transition(
             self.run_id, [RunState.QUEUED], RunState.RUNNING, fields, [started]
         ):
             return  # cancelled (or failed by a sweep) while it waited
         log.info("run_started", run_id=self.run_id, job_name=self.run["job_name"])
-        outcome = await run_process(self.spec(), self.cancel)
-        await self.finish(outcome)
+        launch = Launch(self.spec(prepared), self.work, self.env, prepared, self.labels())
+        await self.finish(await self.runtime.run(launch, self.cancel))
 
     async def finish(self, outcome: Outcome) -> None:
         """Store the log and metrics, upload outputs, and record the end state with its event."""
-        log_key = f"runs/{self.run_id}/log.txt"
-        await self.store.put_file(self.work.log, log_key)
         points, rejected = domain.parse_metrics(await self._read(self.work.metrics))
         fields: Document = {
+            **await self._store_log(),
             "exit_code": outcome.exit_code,
-            "log_key": log_key,
             "metrics": [p.as_doc() for p in points],
             "metric_summary": domain.latest_values(points),
             "metrics_rejected": rejected,
@@ -185,6 +185,12 @@ class Execution:
             await self.end(RunState.FAILED, {**fields, "reason": reason}, reason)
         else:
             await self.complete(fields)
+
+    async def _store_log(self) -> Document:
+        """Upload the run's log; the field that names it."""
+        log_key = f"runs/{self.run_id}/log.txt"
+        await self.store.put_file(self.work.log, log_key)
+        return {"log_key": log_key}
 
     async def complete(self, fields: Document) -> None:
         try:

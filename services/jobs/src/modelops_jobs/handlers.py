@@ -58,6 +58,8 @@ async def start_run(
         "timeout_s": job["timeout_s"],
         "outputs": job["outputs"],
         "inputs": job.get("inputs", []),
+        "environment": job.get("environment"),
+        "resources": job.get("resources"),
         "created_by": actor,
         "created_at": at,
         "heartbeat_at": at,

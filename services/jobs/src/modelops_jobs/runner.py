@@ -5,7 +5,7 @@ service crashed or was killed) is failed by the sweep: it is never resumed or re
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import structlog
@@ -14,6 +14,7 @@ from modelops_contracts.events import RunFailed
 from modelops_contracts.types import RunState
 from modelops_jobs import domain
 from modelops_jobs.domain import now
+from modelops_jobs.environments import Runtime
 from modelops_jobs.execution import Execution, ExecutionConfig
 from modelops_jobs.ports import Artifacts, Document, InputSources, Runs
 
@@ -30,6 +31,7 @@ class Runner:
         store: Artifacts,
         sources: InputSources,
         config: ExecutionConfig,
+        runtimes: Mapping[str, Runtime],
         *,
         max_concurrent: int,
         heartbeat_s: float,
@@ -37,6 +39,8 @@ class Runner:
         kick: Callable[[], None] = lambda: None,
     ) -> None:
         self.runs, self.store, self.sources, self.config = runs, store, sources, config
+        self.runtimes = runtimes
+        self._leftovers_swept = False
         self.heartbeat_s, self.stale_after_s, self.kick = heartbeat_s, stale_after_s, kick
         self._slots = asyncio.Semaphore(max_concurrent)
         self._held: dict[str, Execution] = {}
@@ -44,7 +48,7 @@ class Runner:
 
     def submit(self, run: Document) -> None:
         """Queue the run here; it starts as soon as a slot is free."""
-        execution = Execution(self.runs, self.store, self.sources, self.config, run)
+        execution = Execution(self.runs, self.store, self.sources, self.config, self.runtimes, run)
         self._held[execution.run_id] = execution
         task = asyncio.create_task(self._run(execution), name=f"run-{execution.run_id}")
         self._tasks.add(task)
@@ -87,7 +91,25 @@ class Runner:
                 log.warning("orphan_run_failed", run_id=run["run_id"])
         if failed:
             self.kick()
+        if failed or not self._leftovers_swept:
+            self._leftovers_swept = True
+            await self.sweep_leftovers()
         return failed
+
+    async def active(self, run_id: str) -> bool:
+        """Held here, or queued or running (held by another process, or not yet swept)."""
+        if self.holds(run_id):
+            return True
+        run = await self.runs.get(run_id)
+        return run is not None and RunState(run["state"]) in domain.ACTIVE
+
+    async def sweep_leftovers(self) -> None:
+        """At start and after orphans were failed: remove what their runs left (containers)."""
+        for name, runtime in self.runtimes.items():
+            try:
+                await runtime.sweep(self.active)
+            except Exception as exc:  # no engine here: nothing of this runtime to remove
+                log.warning("leftover_sweep_failed", runtime=name, error=repr(exc))
 
     async def watch(self) -> None:
         """Beat for the held runs and sweep orphans; on shutdown, stop the held runs."""

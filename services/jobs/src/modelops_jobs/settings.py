@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from modelops_servicekit.settings import ServiceSettings
+from modelops_servicekit.settings import DockerSettings, ServiceSettings
 
 
 class JobsSettings(ServiceSettings):
@@ -46,3 +46,14 @@ class JobsSettings(ServiceSettings):
     """Base URL of the deployer's HTTP API (shadow deployments of a policy's shadow period)."""
     shadow_check_s: float = Field(default=5.0, gt=0)
     """How often promotions in their shadow period are checked."""
+    envs_dir: Path = Path(tempfile.gettempdir()) / "modelops-envs"
+    """Where process runs' virtualenvs are kept, one per environment digest, reused by later
+    runs (a folder per build, published under the digest once pip succeeded)."""
+    env_setup_timeout_s: float = Field(default=1800.0, gt=0)
+    """How long a run's environment may take to set up (pip install, the image build)."""
+    builder_url: str = "http://127.0.0.1:8102"
+    """Base URL of the builder's HTTP API (environment images of container runs)."""
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    """How to reach the Docker engine that container runs use."""
+    container_network_mode: str = "host"
+    """network_mode of run containers ("host": the local engine runs without bridges)."""

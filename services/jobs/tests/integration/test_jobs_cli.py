@@ -61,3 +61,28 @@ def test_create_run_follow_and_inspect_a_job(fleet: ServiceFleet, tmp_path: Path
     assert '"cooldown_s": 600' in shown_job
     assert '"schedule_cron": "0 3 * * *"' in shown_job
     assert "already ended" in runner.invoke(app, ["job", "cancel", run_id], env=env).stderr
+
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("# pinned\nsix==1.16.0  # small\n\n")
+    run(
+        "job", "create", "boxed", "--command", "python train.py", "-r", "tomli==2.0.1",
+        "--requirements-file", str(reqs), "--runtime", "container", "--cpus", "0.5",
+        "--memory-mb", "256",
+    )  # fmt: skip
+    boxed, _ = json.JSONDecoder().raw_decode(run("job", "show", "boxed"))  # then its runs
+    assert boxed["environment"] == {
+        "requirements": ["tomli==2.0.1", "six==1.16.0"], "runtime": "container", "base_image": None,
+    }  # fmt: skip
+    assert boxed["resources"] == {"cpus": 0.5, "memory_mb": 256}
+    refusals = {
+        ("--runtime", "vm"): "error: --runtime must be process or container, not 'vm'",
+        ("--cpus", "lots"): "error: --cpus takes a number",
+        ("--cpus", "2"): "error: body: Value error, resources are enforced for container runs",
+        ("-r", "six; rm -rf /"): "error: body.environment.requirements.0: String should match",
+        ("--requirements-file", str(tmp_path / "none.txt")): "error: requirements file",
+    }
+    for args, message in refusals.items():
+        result = runner.invoke(app, ["job", "create", "x", "--command", "true", *args], env=env)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stderr.startswith(message), (args, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr  # one line

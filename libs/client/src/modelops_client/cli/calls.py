@@ -23,7 +23,7 @@ def call(client: C, action: Callable[[C], T]) -> T:
     try:
         return action(client)
     except ModelOpsClientError as exc:
-        _err.print(f"error: {exc.message}", markup=False, highlight=False)
+        _err.print(f"error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     finally:
         client.close()

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelops_client.cli.calls import call
-from modelops_client.cli.model import parse_pairs
+from modelops_client.cli.model import fail, parse_pairs
 from modelops_client.jobs import JobsClient
 
 app = typer.Typer(help="Jobs: training commands run as tracked runs.")
@@ -48,11 +48,29 @@ def create(
             help="name=dataset:NAME[:VERSION] or name=endpoint:NAME[@WINDOW_S] (repeat)",
         ),
     ] = None,
+    requirement: Annotated[
+        list[str] | None,
+        typer.Option("--requirement", "-r", help="pip requirement, e.g. six==1.16.0 (repeat)"),
+    ] = None,
+    requirements_file: Annotated[
+        Path | None, typer.Option(help="pip requirements, one a line (# comments)")
+    ] = None,
+    runtime: Annotated[
+        str | None,
+        typer.Option(help="process (default: a virtualenv if requirements) or container"),
+    ] = None,
+    cpus: Annotated[str | None, typer.Option(help="CPU limit, e.g. 1.5 (container runs)")] = None,
+    memory_mb: Annotated[
+        str | None, typer.Option(help="memory limit in MiB (container runs)")
+    ] = None,
 ) -> None:
-    """Define a job: its command, code folder, parameters, timeout, outputs and triggers."""
+    """Define a job: its command, code folder, parameters, timeout, outputs, triggers and
+    environment (pip requirements; a local process or a container, with resources)."""
     if code is not None and not code.is_dir():
-        err.print(f"error: {code} is not a folder")
-        raise typer.Exit(1)
+        fail(f"{code} is not a folder")
+    reqs = [*(requirement or []), *(_requirements_file(requirements_file) or [])]
+    environment = _environment(reqs, runtime)
+    resources = _resources(cpus, memory_mb)
     outputs = [
         {"model_name": model, "path": path, "framework": framework}
         for model, path in parse_pairs(output, "output").items()
@@ -69,9 +87,49 @@ def create(
             triggers=_triggers(on, filter_, cooldown),
             schedule_cron=cron,
             inputs=[_input(name, spec) for name, spec in parse_pairs(input_, "input").items()],
+            environment=environment,
+            resources=resources,
         )
     )
     out.print(f"job {job['name']} (code {job.get('code_sha256') or 'none'})")
+
+
+def _requirements_file(path: Path | None) -> list[str] | None:
+    """Plain requirements, one a line; blank lines and comments skipped, pip options refused."""
+    if path is None:
+        return None
+    if not path.is_file():
+        fail(f"requirements file {path} not found")
+    reqs = []
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-"):
+            fail(f"{path}:{number}: only plain requirements, no pip options ({line!r})")
+        if line:
+            reqs.append(line)
+    return reqs
+
+
+def _environment(requirements: list[str], runtime: str | None) -> dict[str, Any] | None:
+    """None (the service's Python) unless requirements or a runtime are given."""
+    if runtime not in (None, "process", "container"):
+        fail(f"--runtime must be process or container, not {runtime!r}")
+    if not requirements and runtime is None:
+        return None
+    return {"requirements": requirements, "runtime": runtime or "process"}
+
+
+def _resources(cpus: str | None, memory_mb: str | None) -> dict[str, Any] | None:
+    """CPU and memory limits (the service refuses them for process runs)."""
+    limits: dict[str, Any] = {}
+    try:
+        if cpus is not None:
+            limits["cpus"] = float(cpus)
+        if memory_mb is not None:
+            limits["memory_mb"] = int(memory_mb)
+    except ValueError:
+        fail(f"--cpus takes a number and --memory-mb a whole number, not {cpus!r}/{memory_mb!r}")
+    return limits or None
 
 
 def _input(name: str, spec: str) -> dict[str, Any]:
