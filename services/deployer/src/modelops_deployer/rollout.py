@@ -139,14 +139,21 @@ async def flag_breach(
 
 
 async def start_pending(repos: Repositories, gateway: GatewayStats) -> None:
-    """Deployments created by alias-follow start their rollout once Healthy."""
+    """Deployments created by alias-follow start their rollout once Healthy, from whatever is
+    live then. One that became Healthy while an earlier move still rolls out waits for that
+    rollout to end (the alias moved twice: both moves roll out, in order)."""
     for doc in await repos.deployments.find({"state": "Healthy", "deleted": False}):
         pending = doc.get("pending_rollout")
         if not pending:
             continue
+        if await repos.rollouts.find({"endpoint": doc["endpoint"], "status": "running"}):
+            continue  # the next tick looks again
         await repos.deployments.update(doc, {"pending_rollout": None})
-        body = {"to": doc["_id"], **pending}
+        traffic = (await repos.endpoints.get(doc["endpoint"]))["traffic"]
+        if traffic.get(doc["_id"], 0) == 100:
+            continue  # live already (moved by hand meanwhile)
+        body = {**pending, "to": doc["_id"], "from": None}  # the live one when it starts
         try:
             await start_rollout(repos, gateway, doc["endpoint"], body)
-        except Conflict as exc:
+        except (Conflict, Invalid) as exc:
             log.warning("pending_rollout_skipped", deployment=doc["_id"], reason=exc.message)

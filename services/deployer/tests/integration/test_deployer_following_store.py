@@ -218,3 +218,31 @@ async def test_an_alias_moving_back_to_a_deleted_follow_deployment_creates_it_ag
     )
     assert await follower.alias(2, since=200.0) == ["ep-v2"]
     assert (await follower.repos.deployments.get("ep-v2"))["deleted"] is False
+
+
+async def healthy(repos: Repositories, name: str) -> None:
+    await repos.deployments.update(await repos.deployments.get(name), {"state": "Healthy"})
+
+
+async def test_an_alias_moving_twice_rolls_out_both_moves_in_order(follower: Follower) -> None:
+    repos, gateway = follower.repos, QuietGateway()
+    for version in (2, 3):
+        await follower.store_image(version)
+    assert await follower.alias(2, since=100.0) == ["ep-v2"]
+    await healthy(repos, "ep-v2")
+    await rollout.start_pending(repos, gateway)
+    (first,) = await repos.rollouts.find({"endpoint": "ep"})
+    assert (first["from"], first["to"], first["status"]) == ("box", "ep-v2", "running")
+
+    assert await follower.alias(3, since=200.0) == ["ep-v3"]  # during the first rollout
+    await healthy(repos, "ep-v3")
+    await rollout.start_pending(repos, gateway)
+    assert len(await repos.rollouts.find({"endpoint": "ep"})) == 1  # it waits its turn
+    assert (await repos.deployments.get("ep-v3"))["pending_rollout"] is not None
+
+    await repos.rollouts.update(first, {"status": "completed"})
+    await handlers.set_traffic(repos, "ep", {"box": 0, "ep-v2": 100}, None)
+    await rollout.start_pending(repos, gateway)
+    second = next(r for r in await repos.rollouts.find({"endpoint": "ep"}) if r["to"] == "ep-v3")
+    assert (second["from"], second["status"]) == ("ep-v2", "running")  # from what is live now
+    assert (await repos.deployments.get("ep-v3"))["pending_rollout"] is None
