@@ -1,5 +1,7 @@
-"""The scoring SDK: invoke an endpoint through the gateway, read its A/B comparison."""
+"""The scoring SDK: invoke an endpoint through the gateway, read its A/B comparison, wait until
+the gateway routes a deployment."""
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,3 +58,23 @@ class GatewayClient:
         resp = self.http.get(f"/v1/endpoints/{endpoint}/comparison", params=params)
         raise_for_problem(resp)
         return resp.json()
+
+    def routes(self) -> Any:
+        """The gateway's routing table: endpoints (traffic, mirror) and deployments (state)."""
+        resp = self.http.get("/v1/routes")
+        raise_for_problem(resp)
+        return resp.json()
+
+    def wait_routed(self, endpoint: str, deployment: str, timeout_s: float = 60.0) -> None:
+        """Until this gateway sends the endpoint's traffic to the deployment, Healthy (the
+        deployer's state reaches the gateway by event, a moment after the deployer has it)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            table = self.routes()
+            share = table["endpoints"].get(endpoint, {}).get("traffic", {}).get(deployment, 0)
+            target = table["deployments"].get(deployment) or {}
+            if share > 0 and target.get("state") == "Healthy" and target.get("upstreams"):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the gateway does not route {endpoint} to {deployment}")
+            time.sleep(0.2)

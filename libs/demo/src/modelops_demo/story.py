@@ -19,6 +19,7 @@ from modelops_client.cli.promotion import print_decision
 from modelops_client.collector import CollectorClient
 from modelops_client.config import ClientSettings
 from modelops_client.deployer import DeployerClient
+from modelops_client.gateway import GatewayClient
 from modelops_client.jobs import JobsClient
 from modelops_client.monitor import MonitorClient
 from modelops_client.notifier import NotifierClient
@@ -146,6 +147,8 @@ class Story:
             if doc["state"] != "Healthy":
                 raise RuntimeError(f"deployment {dep} is {doc['state']}: {doc.get('reason')}")
             deployer.set_traffic(self.name, {dep: 100})
+        with closing(GatewayClient(self.s)) as gateway:
+            gateway.wait_routed(self.name, dep)
         self.step(
             f"endpoint {self.name} (key auth) serves {dep} at "
             f"{self.s.gateway_url}/endpoints/{self.name}/score; follows @champion"

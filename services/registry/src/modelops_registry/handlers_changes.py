@@ -129,7 +129,11 @@ async def set_alias(deps: Deps, name: str, alias: str, target: Selector, actor: 
             continue
         deps.kick()
         log.info("model_alias_set", model_name=name, alias=alias, version=version)
-        return await _alias(deps, name, alias)
+        # what was written, not a read of it: a read right after the write has been seen
+        # to answer the previous version under load on FerretDB
+        base = current or {"_id": f"{name}@{alias}", "model_name": name, "alias": alias}
+        return {**base, "version": version, "set_at": entry["set_at"], "set_by": actor,
+                "history": [*base.get("history", []), entry]}  # fmt: skip
     raise Unavailable(f"alias {name}@{alias} moves too often; retry")
 
 
