@@ -1,7 +1,8 @@
 """The closed loop on the real stack, every service a process, the model served from an image
 the builder built: drift on shifted traffic starts a retraining run on labelled production data,
 the challenger beats the champion by the policy, the alias moves and the endpoint rolls over
-without a failed request; a second drift event during the run starts nothing; a worse
+without a failed request; the drift monitor takes the promoted model's traffic as its new
+baseline and sees no drift on it; a second drift event during the run starts nothing; a worse
 challenger is rejected and production is untouched."""
 
 import time
@@ -67,6 +68,7 @@ def test_drift_retrains_promotes_and_rolls_over_then_a_worse_challenger_is_rejec
     print(f"\nclosed loop timings: {outcome.timings}")
     assert outcome.failed == []
     assert outcome.sent > 200
+    assert outcome.drift_after < 0.4  # the monitor's baseline is the promoted model's traffic
 
     ordered = sorted(outcome.events, key=lambda e: e.time)  # when each happened
     first_drift = next(i for i, e in enumerate(ordered) if e.type == LOOP[0])
@@ -87,6 +89,12 @@ def test_drift_retrains_promotes_and_rolls_over_then_a_worse_challenger_is_rejec
         assert challenger >= champion + 0.02
         runs = jobs.list_runs(job=f"{name}-retrain")
         assert lineage.run_id == runs[0]["run_id"]
+    with MonitorClient(settings) as monitor:
+        rebased = monitor.show(story.monitor_id)
+        assert rebased["baseline_generation"] == 1
+        assert rebased["rebaselined"]["version"] == v2
+        assert rebased["baseline_rows"] > 100
+    with closing(JobsClient(settings)) as jobs:
         assert runs[0]["inputs_used"][0]["rows"] > 0
 
         wait_for("a second drift event", lambda: drift_events(settings, story.monitor_id) >= 2)

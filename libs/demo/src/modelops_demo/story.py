@@ -7,6 +7,7 @@ import time
 import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
     sent: int = 0
     challenger: int = 0
+    drift_after: float = 1.0
+    """The drift share of the first monitor run on the baseline taken at the promotion."""
+
+
+def _when(value: str) -> datetime:
+    """A time from the JSON API (naive ones are UTC)."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def positional(x: pd.DataFrame) -> pd.DataFrame:
@@ -169,10 +178,15 @@ class Story:
             "window_s": 30,
             "on_window_closed": False,
             "thresholds": {"drift_share": 0.4},
+            "rebaseline_on_promotion": True,  # the new champion's data is the new normal
+            "rebaseline_window_s": 15,  # the shifted traffic only
         }
         with MonitorClient(self.s) as monitor:
             self.monitor_id = monitor.create(body)["id"]
-        self.step(f"drift monitor {self.monitor_id}: every 10 s, last 30 s vs the training data")
+        self.step(
+            f"drift monitor {self.monitor_id}: every 10 s, last 30 s vs the training data "
+            "(rebaselined on promotion)"
+        )
         code = Path(str(resources.files("modelops_demo") / "train_job"))
         with closing(JobsClient(self.s)) as jobs:
             jobs.create_job(
@@ -226,6 +240,12 @@ class Story:
             "run.started.v1", lambda d: d["job_name"] == f"{self.name}-retrain"
         )
         self.step(f"retraining run {run.data['run_id']} started by the drift event")
+        with MonitorClient(self.s) as monitor:  # the drift storm goes on while the run runs
+            again = monitor.run(self.monitor_id)
+        self.step(
+            f"drift checked again during the run: drift_share {again.get('drift_share', 0):.2f}"
+            " (the job is busy: no second run)"
+        )
         done = self.receiver.wait("run.completed.v1", lambda d: d["run_id"] == run.data["run_id"])
         self.step(f"run completed: {done.data['metrics']}")
         new = self.receiver.wait(
@@ -238,6 +258,7 @@ class Story:
             print_decision(jobs.get_promotion(promoted.data["decision_id"]))
         self.wait_serving(f"{self.name}-v{version}")
         served = time.monotonic()
+        outcome.drift_after = self.check_new_baseline(version)
         outcome.timings = {
             "shift_to_drift_s": drift.at - t0,
             "drift_to_run_s": run.at - drift.at,
@@ -245,6 +266,31 @@ class Story:
             "drift_to_serving_100_s": served - drift.at,
         }
         return outcome
+
+    def check_new_baseline(self, version: int, timeout_s: float = 120) -> float:
+        """The monitor took the shifted traffic as its baseline when version was promoted; its
+        next run compares the traffic with that: the drift share it finds."""
+        deadline = time.monotonic() + timeout_s
+        with MonitorClient(self.s) as monitor:
+            while True:
+                rebased = monitor.show(self.monitor_id).get("rebaselined") or {}
+                if rebased.get("version") == version:
+                    at = _when(rebased["at"])
+                    later = [
+                        r for r in monitor.runs(self.monitor_id) if _when(r["started_at"]) > at
+                    ]
+                    if later:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no monitor run on the new baseline in {timeout_s:.0f} s")
+                time.sleep(1)
+        first = min(later, key=lambda r: _when(r["started_at"]))
+        share = float(first["drift_share"])
+        self.step(
+            f"the monitor's baseline is now the traffic {self.name}:{version} serves: "
+            f"drift share {share:.2f} on it"
+        )
+        return share
 
     def wait_serving(self, deployment: str, timeout_s: float = 600) -> None:
         deadline = time.monotonic() + timeout_s

@@ -160,6 +160,9 @@ def build_baseline(
             out.skipped[name] = "not in the baseline"
             continue
         col = source.to_table(columns=[name]).column(0)
+        if pa.types.is_null(col.type):  # e.g. labels not given yet: nothing to summarise
+            out.skipped[name] = "every value is null"
+            continue
         try:
             stats, values = column_stats(name, col, kinds.get(name))
         except ValueError as exc:

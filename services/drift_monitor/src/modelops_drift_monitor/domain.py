@@ -81,6 +81,17 @@ class CreateMonitor(BaseModel):
     severity: Severity = Severity.WARNING
     max_rows: int = Field(default=1_000_000, ge=100)
     seed: int = 42
+    rebaseline_on_promotion: bool = False
+    """When the model is promoted (`model.promoted`), the endpoint's collected data of the
+    `rebaseline_window_s` before the promotion becomes the baseline: the new champion was
+    trained for that data, so drift is judged against it from then on."""
+    rebaseline_window_s: int | None = Field(default=None, ge=10, description="default: window_s")
+
+    @model_validator(mode="after")
+    def _rebaseline_needs_endpoint(self) -> "CreateMonitor":
+        if self.rebaseline_on_promotion and self.endpoint_name is None:
+            raise ValueError("rebaseline_on_promotion needs endpoint_name (its collected data)")
+        return self
 
     @field_validator("schedule_cron")
     @classmethod
@@ -189,3 +200,9 @@ def run_events(
                 )
             )
     return events
+
+
+def baseline_keys(monitor_id: str, generation: int) -> tuple[str, str]:
+    """(statistics, Evidently sample) object keys of a monitor's baseline generation."""
+    prefix = f"monitors/{monitor_id}" + (f"/g{generation}" if generation else "")
+    return f"{prefix}/baseline.npz", f"{prefix}/baseline-sample.parquet"

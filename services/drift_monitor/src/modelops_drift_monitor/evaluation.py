@@ -96,6 +96,7 @@ async def store_reports(
     run_id: str,
     outcome: Outcome,
     current: Path,
+    generation: int = 0,
 ) -> dict[str, str]:
     """Result JSON, our HTML page and Evidently's (on samples) stored under the run's prefix."""
     prefix = f"monitors/{monitor_id}/runs/{run_id}"
@@ -108,7 +109,7 @@ async def store_reports(
     ev_html = None
     if deps.evidently_sample_rows > 0:
         sample = folder / "baseline-sample.parquet"
-        await deps.objects.get_file(f"monitors/{monitor_id}/baseline-sample.parquet", sample)
+        await deps.objects.get_file(domain.baseline_keys(monitor_id, generation)[1], sample)
         columns = [f.feature for f in outcome.drift.features]
         try:
             ev_html = await asyncio.to_thread(

@@ -1,4 +1,5 @@
-"""Use cases: create a monitor (baseline statistics computed once), run it, react to windows."""
+"""Use cases: create a monitor (baseline statistics computed once), run it, react to windows,
+rebaseline it when its model is promoted."""
 
 import asyncio
 import json
@@ -12,7 +13,7 @@ from typing import Any
 import pyarrow.dataset as pads  # type: ignore[import-untyped]  # no type information shipped
 import structlog
 
-from modelops_contracts.events import CollectionWindowClosed
+from modelops_contracts.events import CollectionWindowClosed, ModelPromoted
 from modelops_drift_monitor import domain, evaluation, schedule
 from modelops_drift_monitor.app_deps import Deps
 from modelops_drift_monitor.baseline import build_baseline, load_baseline, save_baseline
@@ -47,41 +48,95 @@ async def _baseline_files(deps: Deps, body: domain.CreateMonitor, folder: Path) 
     return [path]
 
 
+async def _summarise(
+    deps: Deps, body: domain.CreateMonitor, files: list[Path], monitor_id: str, generation: int
+) -> Document:
+    """Summarise baseline data once: its statistics and Evidently sample stored under the
+    generation's keys; the monitor fields that describe it."""
+    source = _open(files)
+    baseline = await asyncio.to_thread(build_baseline, source)
+    metrics = body.baseline_metrics or await asyncio.to_thread(
+        evaluation.performance_of, body, source
+    )
+    folder = files[0].parent
+    npz, sample = folder / "baseline.npz", folder / "sample.parquet"
+    await asyncio.to_thread(save_baseline, baseline, npz)
+    await asyncio.to_thread(
+        evaluation.write_sample, source, sample, deps.evidently_sample_rows, body.seed
+    )
+    npz_key, sample_key = domain.baseline_keys(monitor_id, generation)
+    await deps.objects.put_file(npz, npz_key)
+    await deps.objects.put_file(sample, sample_key)
+    return {
+        "baseline_metrics": metrics,
+        "baseline_rows": baseline.rows,
+        "baseline_columns": {n: c.kind for n, c in baseline.columns.items()},
+        "baseline_skipped": baseline.skipped,
+        "baseline_generation": generation,
+    }
+
+
 async def create_monitor(deps: Deps, body: domain.CreateMonitor, actor: str) -> Document:
     """Fetch the baseline, summarise it once, store the statistics, save the monitor."""
     monitor_id = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
         files = await _baseline_files(deps, body, Path(tmp))
-        source = _open(files)
-        baseline = await asyncio.to_thread(build_baseline, source)
-        metrics = body.baseline_metrics or await asyncio.to_thread(
-            evaluation.performance_of, body, source
-        )
-        npz, sample = Path(tmp) / "baseline.npz", Path(tmp) / "sample.parquet"
-        await asyncio.to_thread(save_baseline, baseline, npz)
-        await asyncio.to_thread(
-            evaluation.write_sample, source, sample, deps.evidently_sample_rows, body.seed
-        )
-        await deps.objects.put_file(npz, f"monitors/{monitor_id}/baseline.npz")
-        await deps.objects.put_file(sample, f"monitors/{monitor_id}/baseline-sample.parquet")
-    doc = body.model_dump(mode="json") | {
-        "_id": monitor_id,
-        "baseline_metrics": metrics,
-        "baseline_rows": baseline.rows,
-        "baseline_columns": {n: c.kind for n, c in baseline.columns.items()},
-        "baseline_skipped": baseline.skipped,
-        "created_by": actor,
-        "created_at": datetime.now(UTC),
-        "last_run_at": None,
-    }
+        summary = await _summarise(deps, body, files, monitor_id, 0)
+    doc = (
+        body.model_dump(mode="json")
+        | summary
+        | {
+            "_id": monitor_id,
+            "created_by": actor,
+            "created_at": datetime.now(UTC),
+            "last_run_at": None,
+        }
+    )
     await deps.monitors.insert(doc)
     return doc
 
 
-async def _baseline_path(deps: Deps, monitor_id: str) -> Path:
-    path = deps.cache_dir / f"{monitor_id}.npz"
+async def on_model_promoted(deps: Deps, event: ModelPromoted) -> None:
+    """Monitors of the model that rebaseline on promotion take the endpoint's collected data
+    before the promotion as their baseline (a new generation; runs read the newest)."""
+    if not await deps.inbox.seen(event):
+        for doc in await deps.monitors.list():
+            if doc["model_name"] == event.model_name and doc.get("rebaseline_on_promotion"):
+                await rebaseline(deps, doc, event)
+    await deps.inbox.record(event)
+
+
+async def rebaseline(deps: Deps, doc: Document, event: ModelPromoted) -> None:
+    monitor = domain.CreateMonitor.model_validate(doc)
+    if doc.get("rebaselined", {}).get("event_id") == str(event.event_id):
+        return  # a redelivery after the write
+    assert monitor.endpoint_name is not None  # the model checks it
+    end = event.occurred_at
+    start = end - timedelta(seconds=monitor.rebaseline_window_s or monitor.window_s)
+    generation = int(doc.get("baseline_generation", 0)) + 1
+    with tempfile.TemporaryDirectory(prefix="baseline-") as tmp:
+        path = await deps.windows.fetch(
+            monitor.endpoint_name, None, start, end, Path(tmp) / "w.parquet"
+        )
+        if path is None:
+            log.warning("rebaseline_skipped", monitor_id=doc["_id"], reason="empty window")
+            return
+        # the performance bar stays: the window's predictions are the old champion's
+        body = monitor.model_copy(update={"baseline_metrics": doc.get("baseline_metrics") or {}})
+        summary = await _summarise(deps, body, [path], doc["_id"], generation)
+    summary["rebaselined"] = {"event_id": str(event.event_id), "version": event.version,
+                              "window_start": start, "window_end": end,
+                              "at": datetime.now(UTC)}  # fmt: skip
+    if await deps.monitors.set_baseline(doc["_id"], generation - 1, summary):
+        log.info("monitor_rebaselined", monitor_id=doc["_id"], version=event.version,
+                 rows=summary["baseline_rows"], generation=generation)  # fmt: skip
+
+
+async def _baseline_path(deps: Deps, doc: Document) -> Path:
+    generation = int(doc.get("baseline_generation", 0))
+    path = deps.cache_dir / f"{doc['_id']}-g{generation}.npz"
     if not path.exists():
-        await deps.objects.get_file(f"monitors/{monitor_id}/baseline.npz", path)
+        await deps.objects.get_file(domain.baseline_keys(doc["_id"], generation)[0], path)
     return path
 
 
@@ -109,11 +164,14 @@ async def run_monitor(
             if current is None:
                 return None
             window = (start, end)
-        baseline = load_baseline(await _baseline_path(deps, monitor_id))
+        baseline = load_baseline(await _baseline_path(deps, doc))
         outcome = await asyncio.to_thread(
             evaluation.evaluate, monitor, doc, baseline, _open([current]), deps.workers
         )
-        keys = await evaluation.store_reports(deps, monitor, monitor_id, run_id, outcome, current)
+        generation = int(doc.get("baseline_generation", 0))
+        keys = await evaluation.store_reports(
+            deps, monitor, monitor_id, run_id, outcome, current, generation
+        )
     report_uri = f"s3://{deps.objects.bucket}/{keys['report']}"
     events = domain.run_events(
         monitor_id, run_id, monitor, outcome.drift, outcome.result["performance"], report_uri

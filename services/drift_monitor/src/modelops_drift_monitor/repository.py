@@ -36,6 +36,14 @@ class MongoMonitors:
     async def set_last_run(self, monitor_id: str, at: datetime) -> None:
         await self.collection.update_one({"_id": monitor_id}, {"$set": {"last_run_at": at}})
 
+    async def set_baseline(self, monitor_id: str, previous: int, fields: Document) -> bool:
+        """Replace the baseline's fields if its generation is still `previous`."""
+        current: Any = previous if previous else {"$in": [0, None]}  # None: created before
+        result = await self.collection.update_one(
+            {"_id": monitor_id, "baseline_generation": current}, {"$set": fields}
+        )
+        return result.modified_count == 1
+
     async def claim_run(self, monitor_id: str, previous: datetime | None, at: datetime) -> bool:
         """Move last_run_at from `previous` to `at`; False when another replica moved it first."""
         result = await self.collection.update_one(

@@ -2,7 +2,11 @@
 
 from faststream.nats import NatsRouter
 
-from modelops_contracts.events import CollectionWindowClosed, DatasetVersionRegistered
+from modelops_contracts.events import (
+    CollectionWindowClosed,
+    DatasetVersionRegistered,
+    ModelPromoted,
+)
 from modelops_drift_monitor import handlers
 from modelops_drift_monitor.app_deps import Deps
 from modelops_servicekit.runtime import Runtime
@@ -18,6 +22,10 @@ def build_router(runtime: Runtime, deps: Deps) -> NatsRouter:
     async def on_dataset_registered(event: DatasetVersionRegistered) -> None:
         await deps.inbox.record(event)  # baselines are summarised when a monitor is created
 
+    async def on_model_promoted(event: ModelPromoted) -> None:
+        await handlers.on_model_promoted(deps, event)
+
     runtime.consume(router, CollectionWindowClosed, on_window_closed)
+    runtime.consume(router, ModelPromoted, on_model_promoted)
     runtime.consume(router, DatasetVersionRegistered, on_dataset_registered)
     return router

@@ -79,6 +79,12 @@ class FakeMonitors:
         self.docs[monitor_id]["last_run_at"] = at
         return True
 
+    async def set_baseline(self, monitor_id: str, previous: int, fields: dict[str, Any]) -> bool:
+        if self.docs[monitor_id].get("baseline_generation", 0) != previous:
+            return False
+        self.docs[monitor_id].update(fields)
+        return True
+
 
 async def test_a_sweep_runs_each_due_monitor_once_and_survives_a_failing_one() -> None:
     monitors = FakeMonitors(
