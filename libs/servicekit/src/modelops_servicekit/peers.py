@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
-from modelops_servicekit.errors import Invalid, NotFound, Unavailable
+from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
 
 T = TypeVar("T")
 DATA_SUFFIXES = (".parquet", ".csv")
@@ -188,6 +188,8 @@ class DeployerShadows(_Peer):
         async with self._client() as client:
             url = f"/v1/endpoints/{endpoint}/shadows"
             resp = await _guarded(client.post(url, json=body), "deployer")
+            if resp.status_code == 409:  # not now (the mirror share is taken): ask again later
+                raise Conflict(f"{what}: {resp.json().get('detail', resp.text[:300])}")
             _check(resp, what)
             resp = await _guarded(client.get(f"{url}/{version}"), "deployer")
             if resp.status_code == 404:  # awaiting its image: nothing to show yet

@@ -143,7 +143,9 @@ async def insert_fresh(repos: Repositories, spec: Doc) -> bool:
         if not old.get("deleted"):
             return False
         spec = {**spec, "generation": old["generation"]}
-        await repos.deployments.delete(spec["_id"])
+        gone = await repos.deployments.collection.delete_one({"_id": spec["_id"], "deleted": True})
+        if gone.deleted_count == 0:
+            return False  # replaced concurrently by a live one
     try:
         await repos.deployments.insert(spec, [])
     except Conflict:

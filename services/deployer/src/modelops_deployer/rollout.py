@@ -5,6 +5,7 @@ window since the rollout began with the guards; a breach (or a drift/performance
 the new version) sends all traffic back, otherwise a baked step advances to the next.
 """
 
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -141,19 +142,36 @@ async def flag_breach(
 async def start_pending(repos: Repositories, gateway: GatewayStats) -> None:
     """Deployments created by alias-follow start their rollout once Healthy, from whatever is
     live then. One that became Healthy while an earlier move still rolls out waits for that
-    rollout to end (the alias moved twice: both moves roll out, in order)."""
+    rollout to end (moves roll out in order); one that a newer follow of the endpoint supersedes
+    never rolls out. The rollout starts before the mark is cleared, so a crash in between
+    repeats nothing (a rollout to the deployment already exists) and loses nothing."""
     for doc in await repos.deployments.find({"state": "Healthy", "deleted": False}):
         pending = doc.get("pending_rollout")
         if not pending:
             continue
-        if await repos.rollouts.find({"endpoint": doc["endpoint"], "status": "running"}):
+        endpoint = doc["endpoint"]
+        rollouts = await repos.rollouts.find({"endpoint": endpoint})
+        if any(r["status"] == "running" and r["to"] != doc["_id"] for r in rollouts):
             continue  # the next tick looks again
-        await repos.deployments.update(doc, {"pending_rollout": None})
-        traffic = (await repos.endpoints.get(doc["endpoint"]))["traffic"]
-        if traffic.get(doc["_id"], 0) == 100:
-            continue  # live already (moved by hand meanwhile)
-        body = {**pending, "to": doc["_id"], "from": None}  # the live one when it starts
-        try:
-            await start_rollout(repos, gateway, doc["endpoint"], body)
-        except (Conflict, Invalid) as exc:
-            log.warning("pending_rollout_skipped", deployment=doc["_id"], reason=exc.message)
+        traffic = (await repos.endpoints.get(endpoint))["traffic"]
+        done = any(r["to"] == doc["_id"] for r in rollouts) or traffic.get(doc["_id"]) == 100
+        if not done and not await _superseded(repos, doc):
+            body = {**pending, "to": doc["_id"], "from": None}  # the live one when it starts
+            try:
+                await start_rollout(repos, gateway, endpoint, body)
+            except (Conflict, Invalid) as exc:
+                log.warning("pending_rollout_skipped", deployment=doc["_id"], reason=exc.message)
+        with contextlib.suppress(Conflict):  # changed meanwhile: the next tick clears it
+            await repos.deployments.update(doc, {"pending_rollout": None})
+
+
+async def _superseded(repos: Repositories, doc: Doc) -> bool:
+    """A newer alias-follow deployment exists on the endpoint: this move is stale."""
+    newer = [
+        d for d in await repos.deployments.find({"endpoint": doc["endpoint"], "deleted": False})
+        if str(d.get("created_by", "")).startswith("follow:")
+        and d["created_at"] > doc["created_at"]
+    ]  # fmt: skip
+    if newer:
+        log.info("pending_rollout_superseded", deployment=doc["_id"], by=newer[0]["_id"])
+    return bool(newer)

@@ -37,7 +37,7 @@ async def start_shadow(
     endpoint = await live_endpoint(repos, endpoint_name)
     live = max(endpoint["traffic"], key=endpoint["traffic"].get, default=None)
     if live is None:
-        raise Invalid(f"endpoint {endpoint_name!r} has no live deployment to shadow")
+        raise Conflict(f"endpoint {endpoint_name!r} has no live deployment to shadow")
     base = await repos.deployments.get(live)
     model = model_name or base["model_name"]
     if (model, version) == (base["model_name"], base["version"]):
@@ -46,7 +46,7 @@ async def start_shadow(
         p for n, p in endpoint["mirror"].items() if n != shadow_name(endpoint_name, version)
     )
     if others + percent > 50:
-        raise Invalid(f"mirror traffic is at most 50% in total; {others}% is mirrored already")
+        raise Conflict(f"mirror traffic is at most 50% in total; {others}% is mirrored already")
     name = shadow_name(endpoint_name, version)
     existing = await repos.deployments.collection.find_one({"_id": name, "deleted": False})
     if existing is None:

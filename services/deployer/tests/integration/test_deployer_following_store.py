@@ -19,7 +19,7 @@ from modelops_deployer.following import follow_alias, follow_image
 from modelops_deployer.model_folders import ModelFolders
 from modelops_deployer.repository import Repositories
 from modelops_deployer.settings import DeployerSettings
-from modelops_servicekit.errors import Conflict, Invalid, NotFound
+from modelops_servicekit.errors import Conflict, NotFound
 from modelops_servicekit.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -192,7 +192,7 @@ async def test_a_shadow_awaits_its_image_is_mirrored_once_healthy_and_stops(
     assert status["mirroring"] is True
     assert status["stats"] == {"mirrored": 40, "agreed": 38, "errors": 0}
 
-    with pytest.raises(Invalid, match="at most 50%"):
+    with pytest.raises(Conflict, match="at most 50%"):
         await start(3)  # 30% + 30% mirrored
     with pytest.raises(Conflict, match="serves already"):
         await start(1)
@@ -246,3 +246,23 @@ async def test_an_alias_moving_twice_rolls_out_both_moves_in_order(follower: Fol
     second = next(r for r in await repos.rollouts.find({"endpoint": "ep"}) if r["to"] == "ep-v3")
     assert (second["from"], second["status"]) == ("ep-v2", "running")  # from what is live now
     assert (await repos.deployments.get("ep-v3"))["pending_rollout"] is None
+
+
+async def test_an_older_move_that_becomes_healthy_last_never_rolls_out(follower: Follower) -> None:
+    repos, gateway = follower.repos, QuietGateway()
+    for version in (2, 3):
+        await follower.store_image(version)
+    assert await follower.alias(2, since=100.0) == ["ep-v2"]
+    assert await follower.alias(3, since=200.0) == ["ep-v3"]
+    await healthy(repos, "ep-v3")  # the newer one is ready first
+    await rollout.start_pending(repos, gateway)
+    (only,) = await repos.rollouts.find({"endpoint": "ep"})
+    assert (only["from"], only["to"]) == ("box", "ep-v3")
+    await repos.rollouts.update(only, {"status": "completed"})
+    await handlers.set_traffic(repos, "ep", {"box": 0, "ep-v3": 100}, None)
+
+    await healthy(repos, "ep-v2")
+    await rollout.start_pending(repos, gateway)
+    assert len(await repos.rollouts.find({"endpoint": "ep"})) == 1  # v2 is superseded
+    assert (await repos.deployments.get("ep-v2"))["pending_rollout"] is None
+    assert (await follower.endpoint())["traffic"]["ep-v3"] == 100

@@ -18,7 +18,7 @@ from modelops_drift_monitor import domain, evaluation, schedule
 from modelops_drift_monitor.app_deps import Deps
 from modelops_drift_monitor.baseline import build_baseline, load_baseline, save_baseline
 from modelops_drift_monitor.ports import Monitors
-from modelops_servicekit.errors import Invalid, NotFound
+from modelops_servicekit.errors import Invalid, NotFound, Unavailable
 from modelops_servicekit.outbox import with_outbox
 
 Document = dict[str, Any]
@@ -49,15 +49,18 @@ async def _baseline_files(deps: Deps, body: domain.CreateMonitor, folder: Path) 
 
 
 async def _summarise(
-    deps: Deps, body: domain.CreateMonitor, files: list[Path], monitor_id: str, generation: int
-) -> Document:
+    deps: Deps, body: domain.CreateMonitor, files: list[Path], monitor_id: str, generation: int,
+    metrics: dict[str, float] | None = None,
+) -> Document:  # fmt: skip
     """Summarise baseline data once: its statistics and Evidently sample stored under the
-    generation's keys; the monitor fields that describe it."""
+    generation's keys; the monitor fields that describe it. The performance bar is `metrics`
+    when given, else the monitor's, else measured on the data."""
     source = _open(files)
     baseline = await asyncio.to_thread(build_baseline, source)
-    metrics = body.baseline_metrics or await asyncio.to_thread(
-        evaluation.performance_of, body, source
-    )
+    if metrics is None:
+        metrics = body.baseline_metrics or await asyncio.to_thread(
+            evaluation.performance_of, body, source
+        )
     folder = files[0].parent
     npz, sample = folder / "baseline.npz", folder / "sample.parquet"
     await asyncio.to_thread(save_baseline, baseline, npz)
@@ -98,18 +101,29 @@ async def create_monitor(deps: Deps, body: domain.CreateMonitor, actor: str) -> 
 
 async def on_model_promoted(deps: Deps, event: ModelPromoted) -> None:
     """Monitors of the model that rebaseline on promotion take the endpoint's collected data
-    before the promotion as their baseline (a new generation; runs read the newest)."""
+    before the promotion as their baseline (a new generation; runs read the newest). A monitor
+    that cannot (no data, bad data) is logged and skipped; a peer that is down retries all."""
     if not await deps.inbox.seen(event):
         for doc in await deps.monitors.list():
-            if doc["model_name"] == event.model_name and doc.get("rebaseline_on_promotion"):
+            wanted = doc["model_name"] == event.model_name and doc.get("rebaseline_on_promotion")
+            if not wanted or doc.get("model_version") is not None:
+                continue  # a monitor pinned to one version keeps watching that version
+            try:
                 await rebaseline(deps, doc, event)
+            except Unavailable:
+                raise
+            except Exception as exc:
+                log.warning("rebaseline_failed", monitor_id=doc["_id"], error=repr(exc))
     await deps.inbox.record(event)
 
 
 async def rebaseline(deps: Deps, doc: Document, event: ModelPromoted) -> None:
     monitor = domain.CreateMonitor.model_validate(doc)
-    if doc.get("rebaselined", {}).get("event_id") == str(event.event_id):
-        return  # a redelivery after the write
+    done = doc.get("rebaselined") or {}
+    if done.get("event_id") == str(event.event_id) or (
+        done.get("window_end") and _aware(done["window_end"]) >= event.occurred_at
+    ):
+        return  # this promotion, or a later one, is the baseline already
     assert monitor.endpoint_name is not None  # the model checks it
     end = event.occurred_at
     start = end - timedelta(seconds=monitor.rebaseline_window_s or monitor.window_s)
@@ -122,14 +136,19 @@ async def rebaseline(deps: Deps, doc: Document, event: ModelPromoted) -> None:
             log.warning("rebaseline_skipped", monitor_id=doc["_id"], reason="empty window")
             return
         # the performance bar stays: the window's predictions are the old champion's
-        body = monitor.model_copy(update={"baseline_metrics": doc.get("baseline_metrics") or {}})
-        summary = await _summarise(deps, body, [path], doc["_id"], generation)
+        kept = doc.get("baseline_metrics") or {}
+        summary = await _summarise(deps, monitor, [path], doc["_id"], generation, kept)
     summary["rebaselined"] = {"event_id": str(event.event_id), "version": event.version,
                               "window_start": start, "window_end": end,
                               "at": datetime.now(UTC)}  # fmt: skip
-    if await deps.monitors.set_baseline(doc["_id"], generation - 1, summary):
-        log.info("monitor_rebaselined", monitor_id=doc["_id"], version=event.version,
-                 rows=summary["baseline_rows"], generation=generation)  # fmt: skip
+    if not await deps.monitors.set_baseline(doc["_id"], generation - 1, summary):
+        raise Unavailable(f"monitor {doc['_id']} was rebaselined meanwhile; trying again")
+    log.info("monitor_rebaselined", monitor_id=doc["_id"], version=event.version,
+             rows=summary["baseline_rows"], generation=generation)  # fmt: skip
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def _baseline_path(deps: Deps, doc: Document) -> Path:

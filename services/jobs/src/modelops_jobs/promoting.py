@@ -31,7 +31,7 @@ from modelops_jobs.promotion import (
     promotion_id,
     shadow_due,
 )
-from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
+from modelops_servicekit.errors import Conflict, Invalid, NotFound
 
 log = structlog.get_logger(__name__)
 S = PromotionState
@@ -140,51 +140,66 @@ async def _passed(
 
 
 async def check_shadows(deps: Deps) -> None:
-    """One pass over the decisions in their shadow period; a peer that is down waits a pass."""
+    """One pass over the decisions in their shadow period, and over promotions that a failure
+    left half done (the alias move is repeatable); one decision's failure skips only it."""
     for doc in await deps.promotions.in_state(S.SHADOWING):
         try:
             await _check_shadow(deps, doc)
-        except Unavailable as exc:
+        except Exception as exc:  # a peer down, a refused call: this decision waits a pass
             log.warning("shadow_check_deferred", promotion_id=doc["promotion_id"],
-                        reason=exc.message)  # fmt: skip
+                        reason=getattr(exc, "message", repr(exc)))  # fmt: skip
+    for doc in await deps.promotions.in_state(S.PROMOTING):
+        try:
+            await _promote(deps, doc)
+        except Exception as exc:
+            log.warning("promotion_resume_deferred", promotion_id=doc["promotion_id"],
+                        reason=getattr(exc, "message", repr(exc)))  # fmt: skip
 
 
 async def _check_shadow(deps: Deps, doc: Document) -> None:
     """Start the shadow (again: idempotent), note when its mirroring starts, and end the period
-    when it has lasted long enough on enough requests, or when it timed out."""
+    when it has lasted long enough on enough requests, or when it timed out. A shadow that
+    cannot start yet (the mirror share taken by another shadow) waits, up to the timeout."""
     pid, shadow, period = doc["promotion_id"], doc["shadow"], doc["policy"]["shadow"]
     endpoint, version = period["endpoint"], doc["version"]
+    now_s = time.time()
     try:
         status = await deps.shadows.start(endpoint, doc["model_name"], version, period["percent"])
-    except (Invalid, NotFound, Conflict) as exc:
-        await _end_shadow(deps, doc, None, f"the shadow period cannot run: {exc.message}")
+    except Conflict as exc:
+        status = {"state": f"waiting: {exc.message}", "mirroring": False, "stats": None}
+    except (Invalid, NotFound) as exc:
+        await _end_shadow(deps, doc, shadow, None, f"the shadow period cannot run: {exc.message}")
         return
-    stats, now_s = status.get("stats"), time.time()
+    stats = status.get("stats")
     if status.get("mirroring") and shadow["mirroring_since"] is None:
         shadow = {**shadow, "mirroring_since": now_s, "start": stats}
         await deps.promotions.transition(pid, [S.SHADOWING], S.SHADOWING, {"shadow": shadow})
     counts = ShadowCounts.since(stats, shadow["start"]) if shadow["mirroring_since"] else None
+    if counts is not None and min(counts.mirrored, counts.agreed, counts.errors) < 0:
+        shadow = {**shadow, "mirroring_since": now_s, "start": stats}  # the gateway restarted
+        await deps.promotions.transition(pid, [S.SHADOWING], S.SHADOWING, {"shadow": shadow})
+        counts = ShadowCounts(0, 0, 0)
     mirrored_s = now_s - shadow["mirroring_since"] if shadow["mirroring_since"] else None
     due = shadow_due(period, counts or ShadowCounts(0, 0, 0), mirrored_s,
                      now_s - shadow["requested_at"])  # fmt: skip
     if due == "judge" and counts is not None:
-        await _end_shadow(deps, doc, counts, None)
+        await _end_shadow(deps, doc, shadow, counts, None)
     elif due == "expired":
         seen = f"{counts.mirrored} mirrored requests" if counts else f"state {status['state']}"
         reason = (f"the shadow period timed out after {period['timeout_s']:g} s "
                   f"({seen}; the policy needs {period['min_requests']} over "
                   f"{period['duration_s']:g} s)")  # fmt: skip
-        await _end_shadow(deps, doc, counts, reason)
+        await _end_shadow(deps, doc, shadow, counts, reason)
 
 
 async def _end_shadow(
-    deps: Deps, doc: Document, counts: ShadowCounts | None, failure: str | None
-) -> None:
+    deps: Deps, doc: Document, shadow: Document, counts: ShadowCounts | None,
+    failure: str | None,
+) -> None:  # fmt: skip
     """Delete the shadow, then record the period's verdicts and go on (or reject)."""
     pid, period = doc["promotion_id"], doc["policy"]["shadow"]
     await deps.shadows.stop(period["endpoint"], doc["version"])
-    shadow = {**doc["shadow"], "ended_at": time.time(),
-              "counts": counts.as_doc() if counts else None}  # fmt: skip
+    shadow = {**shadow, "ended_at": time.time(), "counts": counts.as_doc() if counts else None}
     if failure is not None:
         fields = {"shadow": shadow, "reason": failure}
         await _move(deps, pid, S.SHADOWING, S.REJECTED, fields)
