@@ -21,6 +21,8 @@ DATA_SUFFIXES = (".parquet", ".csv")
 def _check(resp: httpx.Response, what: str) -> None:
     if resp.status_code == 404:
         raise NotFound(f"{what} not found")
+    if resp.status_code == 409:  # not now (e.g. taken by another): the caller may ask again
+        raise Conflict(f"{what}: HTTP 409 {resp.text[:500]}")
     if resp.status_code >= 500:
         raise Unavailable(f"{what}: HTTP {resp.status_code}")
     if resp.status_code >= 400:
@@ -182,18 +184,13 @@ class DeployerShadows(_Peer):
     async def start(
         self, endpoint: str, model_name: str, version: int, percent: int
     ) -> dict[str, Any]:
-        """Create the shadow, or see how it stands (idempotent): its state, share, stats."""
+        """Create the shadow, or see how it stands (idempotent): its state, share and the
+        gateway's counts; Conflict when it cannot start now (the mirror share is taken)."""
         body = {"model_name": model_name, "version": version, "percent": percent}
         what = f"shadow of {model_name}:{version} on endpoint {endpoint}"
         async with self._client() as client:
             url = f"/v1/endpoints/{endpoint}/shadows"
             resp = await _guarded(client.post(url, json=body), "deployer")
-            if resp.status_code == 409:  # not now (the mirror share is taken): ask again later
-                raise Conflict(f"{what}: {resp.json().get('detail', resp.text[:300])}")
-            _check(resp, what)
-            resp = await _guarded(client.get(f"{url}/{version}"), "deployer")
-            if resp.status_code == 404:  # awaiting its image: nothing to show yet
-                return {"state": "AwaitingImage", "mirroring": False, "stats": None}
             _check(resp, what)
             result: dict[str, Any] = resp.json()
             return result

@@ -163,7 +163,7 @@ async def start_shadow(
 ) -> dict[str, Any]:
     d = deps(request)
     doc = await shadowing.start_shadow(
-        d.repos, d.folders, name, body.version, body.percent, body.model_name, user
+        d.repos, d.folders, d.gateway, name, body.version, body.percent, body.model_name, user
     )
     d.kick()
     return doc

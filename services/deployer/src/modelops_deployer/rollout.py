@@ -145,10 +145,9 @@ async def start_pending(repos: Repositories, gateway: GatewayStats) -> None:
     rollout to end (moves roll out in order); one that a newer follow of the endpoint supersedes
     never rolls out. The rollout starts before the mark is cleared, so a crash in between
     repeats nothing (a rollout to the deployment already exists) and loses nothing."""
-    for doc in await repos.deployments.find({"state": "Healthy", "deleted": False}):
-        pending = doc.get("pending_rollout")
-        if not pending:
-            continue
+    query = {"state": "Healthy", "deleted": False, "pending_rollout": {"$ne": None}}
+    for doc in await repos.deployments.find(query):
+        pending = doc["pending_rollout"]
         endpoint = doc["endpoint"]
         rollouts = await repos.rollouts.find({"endpoint": endpoint})
         if any(r["status"] == "running" and r["to"] != doc["_id"] for r in rollouts):

@@ -29,11 +29,12 @@ def shadow_name(endpoint: str, version: int) -> str:
 
 
 async def start_shadow(
-    repos: Repositories, folders: ModelFolders, endpoint_name: str, version: int, percent: int,
-    model_name: str | None, user: str,
+    repos: Repositories, folders: ModelFolders, gateway: GatewayStats | None,
+    endpoint_name: str, version: int, percent: int, model_name: str | None, user: str,
 ) -> Doc:  # fmt: skip
     """Create the shadow (idempotent); it is mirrored `percent`% of the traffic once Healthy.
-    An image target whose version has no image yet answers `AwaitingImage`: ask again later."""
+    An image target whose version has no image yet answers `AwaitingImage`: ask again later.
+    The answer is the shadow's status (with the gateway's counts when it is given)."""
     endpoint = await live_endpoint(repos, endpoint_name)
     live = max(endpoint["traffic"], key=endpoint["traffic"].get, default=None)
     if live is None:
@@ -53,20 +54,20 @@ async def start_shadow(
         spec = await version_spec(repos, folders, endpoint, base, name, model, version)
         if spec is None:
             return {"deployment": name, "endpoint": endpoint_name, "model_name": model,
-                    "version": version, "state": AWAITING_IMAGE, "percent": 0}  # fmt: skip
+                    "version": version, "state": AWAITING_IMAGE, "percent": 0,
+                    "mirroring": False, "stats": None}  # fmt: skip
         spec |= {"created_by": user, "pending_mirror": percent, "shadow": True}
         if await insert_fresh(repos, spec):
             log.info("shadow_started", endpoint=endpoint_name, deployment=name, percent=percent)
-    return await shadow_status(repos, None, endpoint_name, version)
+    return await shadow_status(repos, gateway, endpoint_name, version)
 
 
 async def mirror_pending(repos: Repositories) -> list[str]:
     """Healthy shadows start receiving their mirrored share; returns the endpoints changed."""
     changed = []
-    for doc in await repos.deployments.find({"state": "Healthy", "deleted": False}):
-        percent = doc.get("pending_mirror")
-        if not percent:
-            continue
+    query = {"state": "Healthy", "deleted": False, "pending_mirror": {"$gt": 0}}
+    for doc in await repos.deployments.find(query):
+        percent = doc["pending_mirror"]
         endpoint = await repos.endpoints.get(doc["endpoint"])
         mirror = {**endpoint["mirror"], doc["_id"]: percent}
         try:  # setting the same mirror again is harmless: a retry repeats both writes

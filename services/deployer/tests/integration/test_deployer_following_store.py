@@ -171,7 +171,7 @@ async def test_a_shadow_awaits_its_image_is_mirrored_once_healthy_and_stops(
     repos, folders = follower.repos, follower.folders
 
     async def start(version: int, percent: int = 30) -> dict[str, Any]:
-        return await shadowing.start_shadow(repos, folders, "ep", version, percent, None, "t")
+        return await shadowing.start_shadow(repos, folders, None, "ep", version, percent, None, "t")
 
     assert (await start(2))["state"] == shadowing.AWAITING_IMAGE
     await follower.store_image(2)

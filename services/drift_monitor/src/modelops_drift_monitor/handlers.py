@@ -121,7 +121,7 @@ async def rebaseline(deps: Deps, doc: Document, event: ModelPromoted) -> None:
     monitor = domain.CreateMonitor.model_validate(doc)
     done = doc.get("rebaselined") or {}
     if done.get("event_id") == str(event.event_id) or (
-        done.get("window_end") and _aware(done["window_end"]) >= event.occurred_at
+        done.get("window_end") and schedule.utc(done["window_end"]) >= event.occurred_at
     ):
         return  # this promotion, or a later one, is the baseline already
     assert monitor.endpoint_name is not None  # the model checks it
@@ -145,10 +145,6 @@ async def rebaseline(deps: Deps, doc: Document, event: ModelPromoted) -> None:
         raise Unavailable(f"monitor {doc['_id']} was rebaselined meanwhile; trying again")
     log.info("monitor_rebaselined", monitor_id=doc["_id"], version=event.version,
              rows=summary["baseline_rows"], generation=generation)  # fmt: skip
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def _baseline_path(deps: Deps, doc: Document) -> Path:

@@ -26,11 +26,12 @@ def valid_cron(expression: str) -> str:
 
 def next_cron(expression: str, after: datetime) -> datetime:
     """The first time strictly after `after` that the expression names (UTC)."""
-    nxt: datetime = croniter(expression, _utc(after)).get_next(datetime)
+    nxt: datetime = croniter(expression, utc(after)).get_next(datetime)
     return nxt
 
 
-def _utc(at: datetime) -> datetime:
+def utc(at: datetime) -> datetime:
+    """The time in UTC (a naive one, as stored, is UTC)."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
@@ -40,8 +41,8 @@ def next_run(monitor: dict[str, Any]) -> datetime | None:
     last, created = monitor.get("last_run_at"), monitor.get("created_at")
     if interval:
         if last is None:
-            return _utc(created) if created is not None else datetime.min.replace(tzinfo=UTC)
-        return _utc(last) + timedelta(seconds=interval)
+            return utc(created) if created is not None else datetime.min.replace(tzinfo=UTC)
+        return utc(last) + timedelta(seconds=interval)
     if cron:
         base = last if last is not None else created
         return next_cron(cron, base if base is not None else datetime.now(UTC))
@@ -51,4 +52,4 @@ def next_run(monitor: dict[str, Any]) -> datetime | None:
 def is_due(monitor: dict[str, Any], now: datetime) -> bool:
     """Whether the monitor's next scheduled time has come."""
     at = next_run(monitor)
-    return at is not None and at <= _utc(now)
+    return at is not None and at <= utc(now)

@@ -142,18 +142,14 @@ async def _passed(
 async def check_shadows(deps: Deps) -> None:
     """One pass over the decisions in their shadow period, and over promotions that a failure
     left half done (the alias move is repeatable); one decision's failure skips only it."""
-    for doc in await deps.promotions.in_state(S.SHADOWING):
-        try:
-            await _check_shadow(deps, doc)
-        except Exception as exc:  # a peer down, a refused call: this decision waits a pass
-            log.warning("shadow_check_deferred", promotion_id=doc["promotion_id"],
-                        reason=getattr(exc, "message", repr(exc)))  # fmt: skip
-    for doc in await deps.promotions.in_state(S.PROMOTING):
-        try:
-            await _promote(deps, doc)
-        except Exception as exc:
-            log.warning("promotion_resume_deferred", promotion_id=doc["promotion_id"],
-                        reason=getattr(exc, "message", repr(exc)))  # fmt: skip
+    for state, step in ((S.SHADOWING, _check_shadow), (S.PROMOTING, _promote)):
+        for doc in await deps.promotions.in_state(state):
+            try:
+                await step(deps, doc)
+            except Exception as exc:  # a peer down, a refused call: this one waits a pass
+                log.warning("promotion_check_deferred", promotion_id=doc["promotion_id"],
+                            state=state.value,
+                            reason=getattr(exc, "message", repr(exc)))  # fmt: skip
 
 
 async def _check_shadow(deps: Deps, doc: Document) -> None:
@@ -170,15 +166,12 @@ async def _check_shadow(deps: Deps, doc: Document) -> None:
     except (Invalid, NotFound) as exc:
         await _end_shadow(deps, doc, shadow, None, f"the shadow period cannot run: {exc.message}")
         return
-    stats = status.get("stats")
-    if status.get("mirroring") and shadow["mirroring_since"] is None:
+    stats, started = status.get("stats"), shadow["mirroring_since"] is not None
+    went_back = started and ShadowCounts.since(stats, shadow["start"]).went_back  # a restart
+    if (status.get("mirroring") and not started) or went_back:  # count from here
         shadow = {**shadow, "mirroring_since": now_s, "start": stats}
         await deps.promotions.transition(pid, [S.SHADOWING], S.SHADOWING, {"shadow": shadow})
     counts = ShadowCounts.since(stats, shadow["start"]) if shadow["mirroring_since"] else None
-    if counts is not None and min(counts.mirrored, counts.agreed, counts.errors) < 0:
-        shadow = {**shadow, "mirroring_since": now_s, "start": stats}  # the gateway restarted
-        await deps.promotions.transition(pid, [S.SHADOWING], S.SHADOWING, {"shadow": shadow})
-        counts = ShadowCounts(0, 0, 0)
     mirrored_s = now_s - shadow["mirroring_since"] if shadow["mirroring_since"] else None
     due = shadow_due(period, counts or ShadowCounts(0, 0, 0), mirrored_s,
                      now_s - shadow["requested_at"])  # fmt: skip

@@ -155,6 +155,11 @@ class ShadowCounts:
         return cls(*(int(now.get(k) or 0) - int(start.get(k) or 0)
                      for k in ("mirrored", "agreed", "errors")))  # fmt: skip
 
+    @property
+    def went_back(self) -> bool:
+        """A counter fell: the gateway restarted and counts from zero again."""
+        return min(self.mirrored, self.agreed, self.errors) < 0
+
     def as_doc(self) -> dict[str, Any]:
         return asdict(self)
 
