@@ -1,21 +1,23 @@
 """Gateway throughput with prediction collection on vs off (goal: under 5% loss).
 
-Run: `uv run python bench/bench_collection.py [--seconds 3] [--concurrency 8,64] [--rounds 4]`
-(needs the local stack: `eval "$(bash infra/local.sh env)"`).
+Run: `uv run python bench/bench_collection.py [--seconds 30] [--concurrency 8,64] [--rounds 5]`
+(needs the local stack: `eval "$(bash infra/local.sh env)"`, and wrk).
 
 The setup of bench_gateway.py (a tiny ONNX model server and the gateway share core 1, the load
-generator runs on core 0; its stand-in deployer routes endpoint `bench`, collection off), plus an
-endpoint `logged` on the same model server announced on the bus as the deployer does, with data
-collection on at sample rate 1: every request becomes a logged prediction, published by the
-gateway to the predictions stream in its batched PredictionLogged messages.
-Each concurrency level runs off and on `--rounds` times each, in ABBA order, each run bounded in
-time; the table shows medians of throughput, latency and the gateway process's CPU time per
-request (less sensitive than throughput to what else runs on the shared cores). The gateway's
-counters then show how many predictions it published and dropped, and the stream how many
-messages carried them. Last, the logging path alone (the gateway's encoder and sender, real NATS)
-is timed in this process, batched vs one message per request, against the gateway's CPU per
-request. The collector does not run here (its cost is bench_collector.py's); NATS is the shared
-stack's server.
+generator runs on core 0), with three endpoints on the same model server announced on the bus as
+the deployer does, identical but for data collection: `plain` and `twin` (off) and `logged` (on,
+sample rate 1: every request becomes a logged prediction, published by the gateway to the
+predictions stream in its batched PredictionLogged messages).
+Separate runs on this machine differ by up to +-15% from one to the next (other tenants, the
+host's steal time), far more than the effect measured. So each round is one run that takes the
+endpoints in turn, SLICE_S each, for `--seconds`: all three see the same moments of the machine,
+and the loss is logged's throughput against plain's within the round (the first turn of
+each round is a warm-up). `twin` against `plain`
+shows what the method reads when nothing differs. The gateway's counters then show how many
+predictions it published and dropped, and the stream how many messages carried them. Last, the
+logging path alone (the gateway's encoder and sender, real NATS) is timed in this process,
+batched vs one message per request, against the gateway's CPU per request. The collector does
+not run here (its cost is bench_collector.py's); NATS is the shared stack's server.
 """
 
 import argparse
@@ -46,18 +48,25 @@ from bench_gateway import (
     wait_ready,
     write_model,
 )
-from bench_loadgen import LoadResult, run_load
+from bench_loadgen import Interleaved, run_interleaved, run_load
 
 from modelops_contracts.events import DeploymentStateChanged, EndpointUpdated
 from modelops_contracts.types import DeploymentState
 from modelops_scoring_gateway.app import prediction_sender
 from modelops_scoring_gateway.sampling import Record, to_message, to_messages
+from modelops_scoring_gateway.settings import ScoringGatewaySettings
 from modelops_servicekit.bus import Bus, NatsEventPublisher, delete_streams, make_broker
 from modelops_servicekit.runtime import Runtime
 from modelops_servicekit.settings import NatsSettings
 
-ENDPOINTS = {"bench": False, "logged": True}  # endpoint -> data collection
-BATCH = 256  # the gateway's default prediction_batch
+ENDPOINTS = {"plain": False, "twin": False, "logged": True}  # endpoint -> data collection
+"""`twin` is `plain` again: its gap to `plain` is what the method reads when nothing differs."""
+SLICE_S = 0.5
+"""Long beside the gateway's prediction_flush_s (0.2 s): publishing what the last 0-0.2 s of a
+`logged` slice buffered lands in the next slice, about a fifth of the publishing cost (the
+logging path alone, timed last, bounds it); longer slices let the machine drift more within a
+turn."""
+BATCH = ScoringGatewaySettings.model_fields["prediction_batch"].default
 PATH_REQUESTS = 20_000
 
 
@@ -66,22 +75,23 @@ def nats_settings(namespace: str) -> NatsSettings:
     return NatsSettings(url=url, namespace=namespace)
 
 
-async def announce_logged(namespace: str, model_url: str) -> None:
-    """Publish, as the deployer would, a `logged` endpoint on the same model server with data
-    collection on (bench_gateway's stand-in deployer serves `bench`, collection off)."""
+async def announce(namespace: str, model_url: str) -> None:
+    """Publish, as the deployer would, the endpoints of ENDPOINTS on the same model server, the
+    same but for data collection."""
     settings = nats_settings(namespace)
     broker = make_broker(settings, service="deployer")
     await broker.connect()
     try:
         events = NatsEventPublisher(broker, Bus(settings, "deployer"))
-        await events.publish(DeploymentStateChanged(
-            deployment_name="logged", endpoint_name="logged", model_name="bench", version=1,
-            state=DeploymentState.HEALTHY, upstreams=[model_url], max_concurrency=256,
-            max_queue_wait_s=5.0, generation=1, data_collection=True, sample_rate=1.0,
-        ))  # fmt: skip
-        await events.publish(EndpointUpdated(
-            endpoint_name="logged", traffic={"logged": 100}, auth_mode="none", generation=1
-        ))  # fmt: skip
+        for name, collect in ENDPOINTS.items():
+            await events.publish(DeploymentStateChanged(
+                deployment_name=name, endpoint_name=name, model_name="bench", version=1,
+                state=DeploymentState.HEALTHY, upstreams=[model_url], max_concurrency=256,
+                max_queue_wait_s=5.0, generation=1, data_collection=collect, sample_rate=1.0,
+            ))  # fmt: skip
+            await events.publish(EndpointUpdated(
+                endpoint_name=name, traffic={name: 100}, auth_mode="none", generation=1
+            ))  # fmt: skip
     finally:
         await broker.stop()
 
@@ -104,35 +114,40 @@ def counter(metrics: str, name: str) -> float:
 
 
 @dataclass(frozen=True)
-class Run:
-    """One bounded run: what the load generator saw, and the gateway's CPU per request."""
+class Level:
+    """One concurrency level: the interleaved rounds, and the gateway's CPU per request off."""
 
-    load: LoadResult
-    cpu_us: float
+    concurrency: int
+    rounds: list[list[Interleaved]]
+    """per round, one result per endpoint of ENDPOINTS (in its order)"""
+    off_cpu_us: float
+    """the gateway's CPU microseconds per request with collection off (a separate run)"""
+
+    def loss(self, name: str) -> list[float]:
+        """Per round, 1 - name/plain throughput in percent."""
+        i = list(ENDPOINTS).index(name)
+        return [100 * (1 - r[i].rps / r[0].rps) for r in self.rounds]
 
 
-Runs = tuple[int, list[Run], list[Run]]  # concurrency, runs with collection off, on
-
-
-def one_run(url: str, concurrency: int, seconds: float, pid: int) -> Run:
+def off_cpu(url: str, concurrency: int, seconds: float, pid: int) -> float:
+    """The gateway's CPU microseconds per request over one run of `url`."""
     before = cpu_seconds(pid)
     load = run_load(url, BODY, concurrency, seconds, LOAD_CORE)
-    requests = load.rps * seconds
-    return Run(load, 1e6 * (cpu_seconds(pid) - before) / requests if requests else float("nan"))
+    return 1e6 * (cpu_seconds(pid) - before) / (load.rps * seconds) if load.rps else float("nan")
 
 
-def measure(gateway: str, pid: int, levels: list[int], seconds: float, rounds: int) -> list[Runs]:
-    """Per level: a warm-up of each endpoint, then off/on runs in ABBA order (drift cancels)."""
+def measure(gateway: str, pid: int, levels: list[int], seconds: float, rounds: int) -> list[Level]:
+    """Per level: a warm-up of each endpoint, then `rounds` runs that take the endpoints in
+    turn, SLICE_S each (bench_loadgen.run_interleaved)."""
+    paths = [f"/endpoints/{name}/score" for name in ENDPOINTS]
     rows = []
     for c in levels:
-        runs: dict[str, list[Run]] = {name: [] for name in ENDPOINTS}
-        for name in ENDPOINTS:
-            run_load(f"{gateway}/endpoints/{name}/score", BODY, c, 1.0, LOAD_CORE)  # warm-up
-        for i in range(rounds):
-            for name in ENDPOINTS if i % 2 == 0 else reversed(ENDPOINTS):
-                url = f"{gateway}/endpoints/{name}/score"
-                runs[name].append(one_run(url, c, seconds, pid))
-        rows.append((c, runs["bench"], runs["logged"]))
+        for path in paths[1:]:
+            run_load(gateway + path, BODY, c, 1.0, LOAD_CORE)  # warm-up
+        cpu = off_cpu(gateway + paths[0], c, 2.0, pid)
+        results = [run_interleaved(gateway, paths, BODY, c, seconds, LOAD_CORE, SLICE_S)
+                   for _ in range(rounds)]  # fmt: skip
+        rows.append(Level(c, results, cpu))
     return rows
 
 
@@ -162,7 +177,7 @@ async def logging_path(namespace: str, answer: bytes | None, n: int) -> PathCost
         send = prediction_sender(cast(Runtime, runtime))
         at = time.time()
         records: list[Record] = [(uuid.uuid4().hex, "logged", "logged", "bench", "1", BODY, answer,
-                                  1.0, 200, at + i * 1e-6) for i in range(n)]  # fmt: skip
+                                  1.0, 200, at + i * 1e-6, True) for i in range(n)]  # fmt: skip
         costs = []
         for encode in (to_messages, lambda rs: [to_message(r) for r in rs]):
             t0 = time.process_time()
@@ -177,9 +192,9 @@ async def logging_path(namespace: str, answer: bytes | None, n: int) -> PathCost
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--concurrency", default="8,64")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     opts = parser.parse_args()
     levels = [int(c) for c in opts.concurrency.split(",")]
     namespace = "benchcol" + uuid.uuid4().hex[:6]
@@ -203,9 +218,9 @@ def main() -> None:
             procs.append(start([sys.executable, "-m", "modelops_scoring_gateway"], env, log))
             gateway = f"http://127.0.0.1:{gateway_port}"
             wait_ready(gateway + "/health/ready", procs[-1])
-            asyncio.run(announce_logged(namespace, model))
+            asyncio.run(announce(namespace, model))
             answer = wait_routed(gateway, log)
-            rows = measure(gateway, procs[-1].pid, levels, opts.seconds, opts.rounds)
+            rows = measure(gateway, procs[1].pid, levels, opts.seconds, opts.rounds)
             time.sleep(1.0)  # the last batch of predictions leaves
             metrics = httpx.get(gateway + "/metrics").text
         finally:
@@ -221,7 +236,7 @@ def main() -> None:
     per_message = published / max(path.stream_messages, 1)
     print(f"predictions published {published:,.0f}, dropped {dropped:,.0f}, in "
           f"{path.stream_messages:,} stream messages ({per_message:,.1f} per message)")  # fmt: skip
-    off_cpu = statistics.median(r.cpu_us for _, off, _ in rows for r in off)
+    off_cpu = statistics.median(level.off_cpu_us for level in rows)
     print(f"logging path alone ({PATH_REQUESTS:,} requests, this process, real NATS): "
           f"{path.batched_us:.1f} us CPU per request batched, {path.per_request_us:.1f} us as one "
           f"message per request; vs {off_cpu:.0f} us gateway CPU per request with collection off: "
@@ -230,34 +245,28 @@ def main() -> None:
           f"{100 * path.per_request_us / (off_cpu + path.per_request_us):.1f}%)")  # fmt: skip
 
 
-def _medians(runs: list[Run]) -> tuple[float, float, float, float]:
-    loads = [r.load for r in runs]
-    return (statistics.median(r.rps for r in loads), statistics.median(r.p50_ms for r in loads),
-            statistics.median(r.p99_ms for r in loads),
-            statistics.median(r.cpu_us for r in runs))  # fmt: skip
-
-
-def print_table(rows: list[Runs]) -> None:
-    cols = f"{'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6}"
-    head = (f"{'conc':>5} | off: {cols} | on: {cols} | {'loss %':>6} {'cpu +%':>6} {'err':>4} | "
-            "each run's rps off / on")  # fmt: skip
+def print_table(rows: list[Level]) -> None:
+    head = (f"{'conc':>5} | {'plain rps':>9} {'twin rps':>9} {'logged rps':>10} | "
+            f"{'loss %':>6} {'rounds':>18} | {'A/A %':>6} {'rounds':>18} | {'err':>4}")  # fmt: skip
     print(head)
     print("-" * len(head))
-    for c, off, on in rows:
-        (off_rps, off_p50, off_p99, off_cpu), (on_rps, on_p50, on_p99, on_cpu) = (
-            _medians(off), _medians(on))  # fmt: skip
-        loss = 100 * (1 - on_rps / off_rps) if off_rps else float("nan")
-        cpu = 100 * (on_cpu / off_cpu - 1) if off_cpu else float("nan")
-        errors = sum(r.load.errors for r in off + on)
-        each = " ".join(f"{r.load.rps:.0f}" for r in off) + " / "
-        each += " ".join(f"{r.load.rps:.0f}" for r in on)
-        print(f"{c:>5} | off: {off_rps:>7.0f} {off_p50:>7.3f} {off_p99:>7.3f} {off_cpu:>6.0f} | "
-              f"on: {on_rps:>7.0f} {on_p50:>7.3f} {on_p99:>7.3f} {on_cpu:>6.0f} | "
-              f"{loss:>6.1f} {cpu:>6.1f} {errors:>4} | {each}")  # fmt: skip
+    for level in rows:
+        rps = [statistics.median(r[i].rps for r in level.rounds) for i in range(len(ENDPOINTS))]
+        loss, control = level.loss("logged"), level.loss("twin")
+        errors = sum(x.errors for r in level.rounds for x in r)
+        print(f"{level.concurrency:>5} | {rps[0]:>9.0f} {rps[1]:>9.0f} {rps[2]:>10.0f} | "
+              f"{statistics.median(loss):>6.1f} {_each(loss):>18} | "
+              f"{statistics.median(control):>6.1f} {_each(control):>18} | {errors:>4}")  # fmt: skip
     print(
-        "loss % = 1 - on/off throughput (medians; goal: under 5%); cpu us = gateway CPU "
-        "microseconds per request, cpu +% = its increase with collection on"
+        f"loss % = 1 - logged/plain throughput (median of the rounds; goal: under 5%). Each round "
+        f"takes the endpoints\nin turn, {SLICE_S:g} s each, so they share the machine's moments; "
+        "A/A % = 1 - twin/plain, the same measure\nbetween two endpoints that differ in nothing: "
+        "what the method reads as noise."
     )
+
+
+def _each(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def messages(n: int, per_message: int) -> list[bytes]:
             inputs = json.dumps({f"x{j}": (i * 7 + j) % 100 / 10 for j in range(8)}).encode()
             outputs = json.dumps([i % 2]).encode()
             chunk.append((f"r{i}", endpoint, "blue", "m", version, inputs, outputs, 2.5, 200,
-                          now + i * 1e-6))  # fmt: skip
+                          now + i * 1e-6, True))  # fmt: skip
         out.extend(body for _, body in to_messages(chunk))
     return out
 

@@ -113,3 +113,104 @@ async def _drive(url: str, body: bytes, concurrency: int, seconds: float) -> Loa
         return LoadResult(0.0, float("nan"), float("nan"), errors[0])
     cuts = statistics.quantiles(latencies, n=100)
     return LoadResult(len(latencies) / elapsed, cuts[49], cuts[98], errors[0])
+
+
+INTERLEAVED_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } modelops_ts;
+int clock_gettime(int clk, modelops_ts *tp);
+]]
+local ts = ffi.new("modelops_ts")
+local function now()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+local paths = {%(paths)s}
+local slice = %(slice)f
+local f = io.open("%(body)s", "rb"); local payload = f:read("*a"); f:close()
+local requests = {}
+local t0 = nil
+done_by_slice = {}
+errors_by_slice = {}
+
+function init(args)
+  for i = 1, #paths do
+    requests[i] = wrk.format("POST", paths[i], {["Content-Type"] = "application/json"}, payload)
+  end
+end
+
+function request()
+  local t = now()
+  if t0 == nil then t0 = t end
+  return requests[math.floor((t - t0) / slice) %% #paths + 1]
+end
+
+function response(status, headers, body)
+  local k = math.floor((now() - t0) / slice)
+  done_by_slice[k] = (done_by_slice[k] or 0) + 1
+  if status >= 300 then errors_by_slice[k] = (errors_by_slice[k] or 0) + 1 end
+end
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+
+function done(summary, latency, requests)
+  local counts = threads[1]:get("done_by_slice")
+  local errors = threads[1]:get("errors_by_slice")
+  for k, n in pairs(counts) do
+    io.write(string.format("SLICE %%d %%d %%d\\n", k, n, errors[k] or 0))
+  end
+end
+"""
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """One path's share of an interleaved run: requests/s over its own time slices."""
+
+    path: str
+    rps: float
+    errors: int
+    slices: int
+    per_slice: list[int]
+    """requests completed in each of this path's slices, in order (round by round)"""
+
+
+def run_interleaved(
+    base: str, paths: list[str], body: bytes, concurrency: int, seconds: float, core: str,
+    slice_s: float = 0.2,
+) -> list[Interleaved]:  # fmt: skip
+    """Drive several paths of one server in turn, `slice_s` each, round and round for `seconds`:
+    every path sees the same machine (its drift and other tenants) at nearly the same moments,
+    which separate runs seconds apart do not. A response counts for the slice it completes in;
+    the requests still in flight at a switch (at most `concurrency`) cross over equally in both
+    directions. The first and the last (partial) round of slices are left out."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("interleaved runs need wrk (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body"
+        body_file.write_bytes(body)
+        script = Path(tmp) / "interleaved.lua"
+        quoted = ", ".join(f'"{p}"' for p in paths)
+        script.write_text(INTERLEAVED_LUA % {"paths": quoted, "slice": slice_s,
+                                             "body": body_file})  # fmt: skip
+        cmd = ["taskset", "-c", core, "wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s"]
+        cmd += ["--timeout", "10s", "-s", str(script), base]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    slices: dict[int, tuple[int, int]] = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("SLICE "):
+            k, n, errors = (int(v) for v in line.split()[1:])
+            slices[k] = (n, errors)
+    if not slices:
+        raise RuntimeError(f"wrk reported no slices: {run.stdout}\n{run.stderr}")
+    rounds = max(slices) // len(paths)  # complete rounds; the last one may be partial
+    keep = range(len(paths), rounds * len(paths))  # the first round warms up
+    results = []
+    for i, path in enumerate(paths):
+        mine = [slices.get(k, (0, 0)) for k in keep if k % len(paths) == i]
+        done, errors = sum(n for n, _ in mine), sum(e for _, e in mine)
+        counts = [n for n, _ in mine]
+        results.append(Interleaved(path, done / (len(mine) * slice_s), errors, len(mine), counts))
+    return results

@@ -24,6 +24,7 @@ async def test_azure_score_with_data_and_inputs(serve: Any, iris_dir: Path, iris
             "/score", json={"data": [dict(zip(COLS, r, strict=False)) for r in ROWS]}
         )
     assert plain.status_code == 200, plain.text
+    assert plain.headers["modelops-bodies"] == "json"
     assert plain.json()["label"] == expected(iris)
     assert len(plain.json()["probabilities"]) == 2
     assert decorated.json() == {"Results": plain.json()}
@@ -112,6 +113,10 @@ async def test_mlflow_csv_and_content_types(serve: Any, iris_dir: Path, iris: Ir
     assert ok.status_code == 200, ok.text
     assert ok.json()["predictions"]["label"] == expected(iris)
     assert utf8.status_code == 200
+    # the gateway logs bodies verbatim only on this mark: a parsed JSON request, a JSON answer
+    marks = (utf8.headers.get("modelops-bodies"), ok.headers.get("modelops-bodies"))
+    assert marks == ("json", None)
+    assert "modelops-bodies" not in two_keys.headers
     assert (latin.status_code, xml.status_code) == (415, 415)
     assert latin.json()["error_code"] == "BAD_REQUEST"
     assert two_keys.status_code == 400

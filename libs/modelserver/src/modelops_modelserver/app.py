@@ -21,8 +21,10 @@ from modelops_modelserver.replies import (
     ERROR_STATUS,
     FAILURES,
     JSON,
+    JSON_BODIES,
     TEXT,
     Reply,
+    Scored,
     dumps,
     error_reply,
     json_reply,
@@ -105,18 +107,18 @@ class ModelServerApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         path: str = scope["path"]
-        route = path
+        route, checked = path, False
         if scope["method"] == "POST":
             body = await self._body(receive)
             if body is None:
                 reply = error_reply(413, f"body larger than {self.settings.max_body_bytes} bytes")
             elif path == "/score":
-                reply = await self._score(body)
+                reply, checked = await self._score(body)
             elif path == "/invocations":
-                reply = await self._invocations(scope, body)
+                reply, checked = await self._invocations(scope, body)
             elif path.startswith("/v2/models/") and path.endswith("/infer"):
                 route = "/v2/infer"
-                reply = await self._infer(path, body)
+                reply, checked = await self._infer(path, body)
             else:
                 reply = error_reply(404, f"no route POST {path}")
         elif scope["method"] in ("GET", "HEAD"):
@@ -125,13 +127,10 @@ class ModelServerApp:
         else:
             reply = error_reply(405, f"method {scope['method']} not allowed")
         status, payload, ctype = reply
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(payload))],
-            }
-        )
+        headers = [(b"content-type", ctype), (b"content-length", b"%d" % len(payload))]
+        if checked and status == 200:
+            headers.append(JSON_BODIES)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         if route in ("/score", "/invocations", "/v2/infer"):
             self.metrics.observe(route, status, time.perf_counter() - started)
@@ -173,26 +172,26 @@ class ModelServerApp:
             return result
         return next(iter(result.values())) if len(result) == 1 else result
 
-    async def _score(self, body: bytes) -> Reply:
+    async def _score(self, body: bytes) -> Scored:
         try:
             result, parsed = await self._run(self._codec().azure, body, True, "/score")
         except FAILURES as exc:
-            return self._failure(exc, error_reply)
+            return self._failure(exc, error_reply), False
         if parsed is None:  # raw score.py input: run() answers as it likes
-            return json_reply(200, result)
+            return json_reply(200, result), False
         value = self._single(result)
         if isinstance(parsed, dict) and "data" not in parsed and "Inputs" in parsed:
             value = {"Results": value}
-        return json_reply(200, value)
+        return json_reply(200, value), True
 
-    async def _invocations(self, scope: Scope, body: bytes) -> Reply:
+    async def _invocations(self, scope: Scope, body: bytes) -> Scored:
         ctype = _header(scope, b"content-type") or "application/json"
         if ctype == "application/json":
             try:
                 result, _ = await self._run(self._codec().mlflow, body, False, "/invocations")
             except FAILURES as exc:
-                return self._failure(exc, mlflow_error_reply)
-            return json_reply(200, {"predictions": self._single(result)})
+                return self._failure(exc, mlflow_error_reply), False
+            return json_reply(200, {"predictions": self._single(result)}), True
         media, _, params = ctype.partition(";")
         media = media.strip().lower()
         charset_ok = not params.strip() or params.strip().lower().replace(" ", "") in (
@@ -200,7 +199,7 @@ class ModelServerApp:
         )
         if media not in ("application/json", "text/csv") or not charset_ok:
             message = f"unsupported content type {ctype!r}: use application/json or text/csv"
-            return mlflow_error_reply(415, message)
+            return mlflow_error_reply(415, message), False
         codec = self._codec()
         try:
             if media == "text/csv":
@@ -210,19 +209,19 @@ class ModelServerApp:
             else:
                 result, _ = await self._run(codec.mlflow, body, False, "/invocations")
         except FAILURES as exc:
-            return self._failure(exc, mlflow_error_reply)
+            return self._failure(exc, mlflow_error_reply), False
         except UnicodeDecodeError:
-            return mlflow_error_reply(400, "the CSV body is not UTF-8")
-        return json_reply(200, {"predictions": self._single(result)})
+            return mlflow_error_reply(400, "the CSV body is not UTF-8"), False
+        return json_reply(200, {"predictions": self._single(result)}), media != "text/csv"
 
-    async def _infer(self, path: str, body: bytes) -> Reply:
+    async def _infer(self, path: str, body: bytes) -> Scored:
         miss = self._wrong_model(path.removesuffix("/infer"))
         if miss is not None:
-            return miss
+            return miss, False
         try:
             result, parsed = await self._run(self._codec().oip, body, False, "/v2/infer")
         except FAILURES as exc:
-            return self._failure(exc, error_reply)
+            return self._failure(exc, error_reply), False
         assert self.meta is not None
         outputs = result if not self.scorer or not self.scorer.is_script else script_outputs(result)
         wanted = [str(o.get("name")) for o in parsed.get("outputs", []) if isinstance(o, dict)]
@@ -234,7 +233,7 @@ class ModelServerApp:
         }
         if "parameters" in parsed:
             response["parameters"] = parsed["parameters"]
-        return json_reply(200, response)
+        return json_reply(200, response), True
 
     def _codec(self) -> Any:
         if self.scorer is None:

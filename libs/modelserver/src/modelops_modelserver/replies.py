@@ -8,6 +8,11 @@ from modelops_modelserver.scoring import ModelFailed, Overloaded, TimedOut
 from modelops_modelserver.validation import BadInput
 
 Reply = tuple[int, bytes, bytes]
+Scored = tuple[Reply, bool]
+"""A scoring reply, and whether the request body was parsed as strict JSON."""
+JSON_BODIES = (b"modelops-bodies", b"json")
+"""Sent with a 200 whose request was parsed as strict JSON (orjson) and whose answer is JSON: the
+gateway may then log both bodies verbatim, without parsing them again."""
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS

@@ -180,9 +180,13 @@ def _partition(
 
 def _row(d: dict[str, Any], seq: int, shared: tuple[str, str, str, str]) -> Row:
     endpoint, deployment, model, version = shared
-    ts = datetime.fromisoformat(d["occurred_at"])
-    if ts.tzinfo is not UTC:
-        ts = ts.astimezone(UTC)
+    at = d["occurred_at"]
+    if isinstance(at, int | float):  # Unix seconds: the gateway's compact form in `more`
+        ts = datetime.fromtimestamp(at, UTC)
+    else:
+        ts = datetime.fromisoformat(at)
+        if ts.tzinfo is not UTC:
+            ts = ts.astimezone(UTC)
     return Row(
         request_id=str(d["request_id"]),
         ts_us=(ts - EPOCH) // MICROSECOND,

@@ -1,6 +1,7 @@
 """A message carrying a batch of requests: decoded to rows, acked once all its rows are stored."""
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from modelops_data_collector import records
 from modelops_data_collector.buffer import Buffer
 
 
-def _request(i: int, at: str) -> dict[str, Any]:
+def _request(i: int, at: str | float) -> dict[str, Any]:
     return {"request_id": f"r{i}", "occurred_at": at, "inputs": {"x": i}, "outputs": [i],
             "latency_ms": 1.0}  # fmt: skip
 
@@ -39,6 +40,14 @@ def test_a_batch_decodes_to_one_row_per_request_sharing_the_message_fields() -> 
         "2026-01-02T13:59:59.500000+00:00",
         "2026-01-02T14:00:01+00:00",
     ]
+
+
+def test_unix_seconds_in_more_read_as_utc() -> None:
+    at = datetime(2026, 1, 2, 14, 0, 1, 250000, tzinfo=UTC)
+    body = _message(_request(1, at.isoformat()), _request(2, at.timestamp()))
+    first, second = records.decode(body, 3)
+    assert first.ts_us == second.ts_us
+    assert first.partition == second.partition
 
 
 @pytest.mark.parametrize(

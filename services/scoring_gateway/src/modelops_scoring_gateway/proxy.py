@@ -162,7 +162,7 @@ class Gateway:
         if target.data_collection and random.random() < target.sample_rate:  # noqa: S311
             self.predictions.offer(
                 (rid, endpoint.name, target.name, target.model_name, target.version, body,
-                 answer.body, latency_ms, answer.status, time.time())
+                 answer.body, latency_ms, answer.status, time.time(), answer.json_bodies)
             )  # fmt: skip
         if endpoint.mirror and answer.upstream:
             self.mirror.maybe(endpoint, route, body, ctype, answer, latency_ms)

@@ -15,6 +15,8 @@ class Answer:
     body: bytes
     content_type: bytes
     upstream: str = ""
+    json_bodies: bool = False
+    """The model server checked that the request and this answer are strict JSON."""
 
 
 class UpstreamTimeout(Exception):
@@ -69,7 +71,7 @@ class Upstreams:
         """Send to the first replica that accepts the connection (scoring is idempotent)."""
         for base in replicas:
             try:
-                status, payload, ctype = await self.wire.request(
+                status, payload, ctype, checked = await self.wire.request(
                     base, method, path, body, headers, timeout_s
                 )
             except TimeoutError as exc:  # before OSError: TimeoutError is one
@@ -78,7 +80,7 @@ class Upstreams:
                 continue  # refused: the next replica
             except Exception as exc:
                 raise UpstreamDown(f"{base}: {exc!r}") from exc
-            return Answer(status, payload, ctype, base)
+            return Answer(status, payload, ctype, base, checked)
         raise UpstreamDown("no replica accepted the connection")
 
     async def get_json(self, url: str, timeout_s: float = 5.0) -> object:

@@ -15,6 +15,10 @@ import httptools
 
 SWEEP_S = 0.05
 """How often in-flight requests are checked against their deadline."""
+JSON_BODIES = b"modelops-bodies"
+"""The model server's mark on a 200 whose request and answer are strict JSON (value `json`)."""
+Reply = tuple[int, bytes, bytes, bool]
+"""(status, body, content type, both bodies are JSON the model server checked)"""
 
 
 class ConnectionClosed(Exception):
@@ -27,11 +31,12 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[tuple[int, bytes, bytes]] | None = None
+        self.waiter: asyncio.Future[Reply] | None = None
         self.closed = False
         self.answered = False
         self.deadline = 0.0
         self._ctype = b"application/json"
+        self._checked = False
         self._body: list[bytes] = []
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -50,8 +55,11 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"content-type":
+        name = name.lower()
+        if name == b"content-type":
             self._ctype = value
+        elif name == JSON_BODIES:
+            self._checked = value == b"json"
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -62,11 +70,13 @@ class _Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         self.answered = True
         if waiter is not None and not waiter.done():
-            waiter.set_result((self.parser.get_status_code(), b"".join(self._body), self._ctype))
+            status = self.parser.get_status_code()
+            waiter.set_result((status, b"".join(self._body), self._ctype, self._checked))
 
     # -- use -------------------------------------------------------------------------------
-    def send(self, request: bytes) -> "asyncio.Future[tuple[int, bytes, bytes]]":
+    def send(self, request: bytes) -> "asyncio.Future[Reply]":
         self._ctype, self._body, self.answered = b"application/json", [], False
+        self._checked = False
         self.waiter = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.write(request)
@@ -112,7 +122,7 @@ class WirePool:
         body: bytes,
         headers: dict[str, str],
         timeout: float,
-    ) -> tuple[int, bytes, bytes]:
+    ) -> Reply:
         """One request/response; raises OSError (connect), ConnectionClosed or TimeoutError."""
         host, port, hostport = self._address(base)
         head = [b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
@@ -140,7 +150,7 @@ class WirePool:
 
     async def _exchange(
         self, conn: _Connection, request: bytes, idle: deque[_Connection], deadline: float
-    ) -> tuple[int, bytes, bytes]:
+    ) -> Reply:
         conn.deadline = deadline
         self._inflight.add(conn)
         try:

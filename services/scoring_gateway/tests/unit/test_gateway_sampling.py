@@ -5,8 +5,11 @@ from modelops_scoring_gateway.sampling import PredictionLog, Record, to_messages
 from modelops_scoring_gateway.stats import Stats
 
 
-def _record(i: int, deployment: str = "blue", body: bytes = b'{"data": [[1]]}') -> Record:
-    return (f"r{i}", "ep", deployment, "m", "3", body, b"[[2]]", 1.5, 200, 1_700_000_000.0 + i)
+def _record(
+    i: int, deployment: str = "blue", body: bytes = b'{"data": [[1]]}', checked: bool = True
+) -> Record:
+    return (f"r{i}", "ep", deployment, "m", "3", body, b"[[2]]", 1.5, 200, 1_700_000_000.0 + i,
+            checked)  # fmt: skip
 
 
 def _events(records: list[Record], max_bytes: int = 512 * 1024) -> list[PredictionLogged]:
@@ -24,6 +27,15 @@ def test_one_message_per_deployment_carries_every_request() -> None:
     assert (blue.model_version, second.inputs, second.outputs) == (3, {"data": [[1]]}, [[2]])
     assert second.occurred_at.timestamp() == 1_700_000_002.0
     assert len({e.event_id for e in events}) == 2
+
+
+def test_bodies_are_embedded_verbatim_only_when_the_model_server_checked_them() -> None:
+    checked = _record(1, body=b'{"data": [[1.50, 2]]}')
+    _, payload = to_messages([checked])[0]
+    assert b'"inputs":{"data": [[1.50, 2]]}' in payload  # not re-encoded
+    unchecked = [_record(2, body=b"a,b\n1,2", checked=False), _record(3, checked=False)]
+    (event,) = _events(unchecked)
+    assert (event.inputs, event.more[0].inputs) == ("a,b\n1,2", {"data": [[1]]})
 
 
 def test_messages_are_split_by_size_and_a_lone_request_has_no_more() -> None:

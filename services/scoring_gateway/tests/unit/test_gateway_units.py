@@ -102,7 +102,9 @@ def test_stats_quantiles_and_z_test() -> None:
 
 
 def test_prediction_payload_is_a_valid_event() -> None:
-    record = ("rid", "ep", "blue", "m", "3", b'{"data": [[1]]}', b"[[2]]", 1.5, 200, time.time())
+    record = (
+        "rid", "ep", "blue", "m", "3", b'{"data": [[1]]}', b"[[2]]", 1.5, 200, time.time(), False
+    )  # fmt: skip
     _, payload = to_message(record)
     event = PredictionLogged.model_validate_json(payload)
     assert (event.model_version, event.inputs, event.outputs) == (3, {"data": [[1]]}, [[2]])

@@ -1,5 +1,5 @@
 """The keep-alive client against a tiny real server: reuse, a server-closed idle connection,
-a refused port, and a timeout that closes the connection."""
+the model server's JSON mark, a refused port, and a timeout that closes the connection."""
 
 import asyncio
 
@@ -8,9 +8,12 @@ import pytest
 from modelops_scoring_gateway.wire import ConnectionClosed, WirePool
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]"
+CHECKED = ANSWER.replace(b"\r\n\r\n", b"\r\nModelOps-Bodies: json\r\n\r\n")
 
 
-async def serve(delay: float = 0.0, close_after: bool = False) -> tuple[asyncio.Server, str]:
+async def serve(
+    delay: float = 0.0, close_after: bool = False, answer: bytes = ANSWER
+) -> tuple[asyncio.Server, str]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await exchange(reader, writer)
@@ -26,7 +29,7 @@ async def serve(delay: float = 0.0, close_after: bool = False) -> tuple[asyncio.
                           if line.lower().startswith(b"content-length"))  # fmt: skip
             await reader.readexactly(length)
             await asyncio.sleep(delay)
-            writer.write(ANSWER)
+            writer.write(answer)
             await writer.drain()
             if close_after:
                 return
@@ -41,13 +44,26 @@ async def test_keep_alive_reuse_and_server_closed_idle_connections() -> None:
     pool = WirePool()
     for _ in range(3):  # each idle connection was closed by the server: replaced transparently
         answer = await pool.request(base, "POST", "/score", b"{}", {}, 2.0)
-        assert answer == (200, b"[]", b"application/json")
+        assert answer == (200, b"[]", b"application/json", False)
         await asyncio.sleep(0.05)
     server.close()
     server, base = await serve()
     for _ in range(3):
         assert (await pool.request(base, "POST", "/score", b"{}", {}, 2.0))[0] == 200
     assert len(pool._idle[base]) == 1  # one connection, reused
+    pool.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_the_model_servers_json_mark_is_read_per_answer() -> None:
+    server, base = await serve(answer=CHECKED)
+    pool = WirePool()
+    assert (await pool.request(base, "POST", "/score", b"{}", {}, 2.0))[3] is True
+    server.close()
+    await server.wait_closed()
+    server, base = await serve()
+    assert (await pool.request(base, "POST", "/score", b"{}", {}, 2.0))[3] is False
     pool.close()
     server.close()
     await server.wait_closed()

@@ -16,6 +16,7 @@ class LoggedRequest(BaseModel):
 
     request_id: str
     occurred_at: AwareDatetime
+    """RFC 3339, or Unix seconds (the gateway's compact form; read as UTC)."""
     inputs: JsonValue
     outputs: JsonValue
     latency_ms: float
