@@ -1,13 +1,16 @@
 """Gateway overhead: client -> gateway -> model server vs client -> model server.
 
-Run: `uv run python bench/bench_gateway.py [--seconds 5] [--concurrency 1,8,64]`
+Run: `uv run python bench/bench_gateway.py [--seconds 3] [--rounds 3] [--concurrency 1,8,64]`
 (needs the local stack for the gateway's NATS/Mongo/MinIO: `eval "$(bash infra/local.sh env)"`).
 
 A tiny ONNX model (y = 2x) is served by the modelops model server; the gateway routes an
 auth-less endpoint to it (its routing snapshot comes from a stand-in deployer API in this
 process). The load generator (wrk, else asyncio) runs on core 0; the model server and the
 gateway share core 1, so "through the gateway" and "direct" use the same server cores.
-Each run is bounded in time; the table prints p50/p99 and throughput for both paths.
+The gateway reaches the model server over its frames hop (modelops_modelserver.frames), which
+it finds after the warm-up. Each run is bounded in time; each level runs `--rounds` direct/via
+pairs in ABBA order, and the table prints medians of p50/p99 and throughput for both paths, and
+the median of each pair's throughput share.
 
 Then end to end: bench_modelserver's RandomForest served by the model server behind the
 gateway, against `mlflow models serve` of the same model (a separate MLflow virtualenv under
@@ -17,6 +20,7 @@ gateway, against `mlflow models serve` of the same model (a separate MLflow virt
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,7 +138,8 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class Point:
-    """One concurrency level: both paths, and the server core's CPU per request on each."""
+    """One concurrency level: both paths (medians over rounds), the server core's CPU per
+    request on each, and each round's throughput share."""
 
     concurrency: int
     direct: LoadResult
@@ -143,6 +148,25 @@ class Point:
     """model server CPU per request, direct"""
     via_us: float
     """model server + gateway CPU per request, through the gateway"""
+    shares: list[float]
+    """per round, through the gateway / direct requests per second"""
+
+    @classmethod
+    def of(
+        cls, c: int, direct: list[tuple[LoadResult, float]], via: list[tuple[LoadResult, float]]
+    ) -> "Point":
+        pairs = zip(direct, via, strict=True)
+        shares = [v.rps / d.rps if d.rps else float("nan") for (d, _), (v, _) in pairs]
+        return cls(c, _median_load([r for r, _ in direct]), _median_load([r for r, _ in via]),
+                   statistics.median(u for _, u in direct), statistics.median(u for _, u in via),
+                   shares)  # fmt: skip
+
+
+def _median_load(results: list[LoadResult]) -> LoadResult:
+    return LoadResult(statistics.median(r.rps for r in results),
+                      statistics.median(r.p50_ms for r in results),
+                      statistics.median(r.p99_ms for r in results),
+                      sum(r.errors for r in results))  # fmt: skip
 
 
 def measured(url: str, c: int, seconds: float, pids: list[int]) -> tuple[LoadResult, float]:
@@ -155,17 +179,25 @@ def measured(url: str, c: int, seconds: float, pids: list[int]) -> tuple[LoadRes
     return result, 1e6 * used / requests if requests else float("nan")
 
 
-def overhead(levels: list[int], seconds: float, tmp: Path) -> list[Point]:
-    """The tiny model direct and through the gateway, at each concurrency."""
+def overhead(levels: list[int], seconds: float, rounds: int, tmp: Path) -> list[Point]:
+    """The tiny model direct and through the gateway, at each concurrency: `rounds` pairs of
+    runs in ABBA order (this machine drifts by +-15% between runs); medians, and the median of
+    each pair's own share."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
         model, gateway = behind_gateway(write_model(tmp), tmp, procs, "tiny")
-        score = gateway + "/endpoints/bench/score"
+        paths = {
+            "direct": (model + "/score", [procs[0].pid]),
+            "via": (gateway + "/endpoints/bench/score", [procs[0].pid, procs[1].pid]),
+        }
         points = []
         for c in levels:
-            direct, direct_us = measured(model + "/score", c, seconds, [procs[0].pid])
-            via, via_us = measured(score, c, seconds, [procs[0].pid, procs[1].pid])
-            points.append(Point(c, direct, via, direct_us, via_us))
+            runs: dict[str, list[tuple[LoadResult, float]]] = {"direct": [], "via": []}
+            for i in range(rounds):
+                for name in ("direct", "via") if i % 2 == 0 else ("via", "direct"):
+                    url, pids = paths[name]
+                    runs[name].append(measured(url, c, seconds, pids))
+            points.append(Point.of(c, runs["direct"], runs["via"]))
         return points
     finally:
         stop_all(procs)
@@ -216,13 +248,14 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--rounds", type=int, default=3, help="direct/via pairs per level")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
     opts = parser.parse_args()
     levels = [int(c) for c in opts.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = overhead(levels, opts.seconds, Path(tmp))
+        rows = overhead(levels, opts.seconds, opts.rounds, Path(tmp))
         e2e = [] if opts.no_mlflow else against_mlflow(levels, opts.seconds, Path(tmp))
     print_table(rows)
     if e2e:
@@ -238,7 +271,7 @@ def print_table(points: list[Point]) -> None:
     print("-" * len(head))
     for p in points:
         d, g = p.direct, p.via
-        share = 100 * g.rps / d.rps if d.rps else float("nan")
+        share = 100 * statistics.median(p.shares)
         cpu_share = 100 * p.direct_us / p.via_us
         print(f"{p.concurrency:>5} | {d.rps:>10.0f} {d.p50_ms:>7.3f} {d.p99_ms:>7.3f} | "
               f"{g.rps:>11.0f} {g.p50_ms:>7.3f} {g.p99_ms:>7.3f} | "
@@ -247,7 +280,9 @@ def print_table(points: list[Point]) -> None:
     print(
         "\ncpu us/req: the server core's CPU per request (model server; model server + gateway);"
         "\ncpu %: the throughput share through the gateway once the server core is the limit."
-        "\ngoals: p50 overhead < 1 ms; throughput through the gateway >= 70% of direct."
+        "\ntput %: the median of each round's own share (rounds: --rounds pairs of runs, ABBA);"
+        " the other columns are medians.\ngoals: p50 overhead < 1 ms; throughput through the"
+        " gateway >= 70% of direct."
     )
 
 

@@ -2,6 +2,10 @@
 an entry script, all made here (no download)."""
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -138,3 +142,39 @@ def serve() -> Callable[..., Any]:
                 yield http
 
     return run
+
+
+StartServer = Callable[..., tuple[subprocess.Popen[bytes], str]]
+"""(model folder, *CLI flags) -> (the server process, its URL once ready)"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(folder: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "modelops_modelserver", "--model-dir", str(folder)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), *flags]
+    log = folder / f"server-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    raise AssertionError(log.read_text()[-2000:])
+
+
+@pytest.fixture
+def start_server() -> StartServer:
+    """The server as a real process on a free port (the test stops it)."""
+    return _start

@@ -2,45 +2,19 @@
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+if TYPE_CHECKING:
+    from conftest import StartServer
 
 
-def start(folder: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "modelops_modelserver", "--model-dir", str(folder)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), *flags]
-    log = folder / f"server-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    proc.wait()
-    raise AssertionError(log.read_text()[-2000:])
-
-
-def test_two_workers_serve_and_count(iris_dir: Path) -> None:
-    proc, url = start(iris_dir, "--workers", "2")
+def test_two_workers_serve_and_count(iris_dir: Path, start_server: "StartServer") -> None:
+    proc, url = start_server(iris_dir, "--workers", "2")
     try:
         with httpx.Client(base_url=url) as http:
             codes = {
@@ -55,13 +29,13 @@ def test_two_workers_serve_and_count(iris_dir: Path) -> None:
         assert proc.wait(30) in (0, -signal.SIGTERM)  # the supervisor stops its workers
 
 
-def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
+def test_sigterm_finishes_in_flight_requests(tmp_path: Path, start_server: "StartServer") -> None:
     script = "import time\ndef run(data):\n    time.sleep(1.0)\n    return {'slept': data}\n"
     (tmp_path / "score.py").write_text(script)
     (tmp_path / "modelserver.json").write_text(
         json.dumps({"name": "slow", "entry_script": "score.py"})
     )
-    proc, url = start(tmp_path)
+    proc, url = start_server(tmp_path)
     result: dict[str, Any] = {}
 
     def call() -> None:

@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     for f in fields(ServerSettings):
         flag = "--" + f.name.replace("_", "-")
         kind = type(getattr(ServerSettings(), f.name))
-        parser.add_argument(flag, dest=f.name, type=kind, default=None)
+        convert = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
+        parser.add_argument(flag, dest=f.name, type=convert, default=None)
     args = parser.parse_args(argv)
     return ServerSettings.from_env(**vars(args))
 

@@ -14,6 +14,7 @@ import orjson
 
 from modelops_modelserver import __version__
 from modelops_modelserver.codecs import oip_outputs, script_outputs
+from modelops_modelserver.frames import PROTOCOL, FrameServer
 from modelops_modelserver.metadata import ModelMetadata, load_metadata
 from modelops_modelserver.observability import ServerMetrics, log_fields
 from modelops_modelserver.openapi import build_openapi
@@ -63,7 +64,9 @@ class ModelServerApp:
             "/metrics": lambda: (200, self.metrics.render(), b"text/plain; version=0.0.4"),
             "/openapi.json": lambda: (200, self.openapi, JSON),
             "/swagger.json": lambda: (200, self.openapi, JSON),
+            "/modelops/frames": self._frames_info,
         }
+        self.frames: FrameServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -87,15 +90,41 @@ class ModelServerApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self.start()
+                    await self._start_frames()
                 except Exception as exc:
                     log.exception("model_load_failed")
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.frames is not None:  # after uvicorn drained HTTP: the gateway's hop last
+                    await self.frames.stop(self.settings.graceful_timeout_s)
                 self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start_frames(self) -> None:
+        """The gateway's frames listener (one worker only: with several, the port that
+        /modelops/frames names would reach one of them)."""
+        s = self.settings
+        if s.frames and s.workers <= 1:
+            self.frames = FrameServer(self)
+            port = await self.frames.start(s.host, s.frames_port)
+            log.info("frames_listening", extra=log_fields(port=port))
+
+    def _frames_info(self) -> Reply:
+        if self.frames is None:
+            return error_reply(404, "frames are off on this server")
+        return json_reply(200, {"port": self.frames.port, "protocol": PROTOCOL})
+
+    @property
+    def inline(self) -> bool:
+        """Scoring completes without suspending (the model runs on the event loop)."""
+        return self.scorer is not None and self.scorer.inline
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.settings.max_body_bytes
 
     # -- HTTP ----------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -112,15 +141,8 @@ class ModelServerApp:
             body = await self._body(receive)
             if body is None:
                 reply = error_reply(413, f"body larger than {self.settings.max_body_bytes} bytes")
-            elif path == "/score":
-                reply, checked = await self._score(body)
-            elif path == "/invocations":
-                reply, checked = await self._invocations(scope, body)
-            elif path.startswith("/v2/models/") and path.endswith("/infer"):
-                route = "/v2/infer"
-                reply, checked = await self._infer(path, body)
             else:
-                reply = error_reply(404, f"no route POST {path}")
+                route, reply, checked = await self.post(path, _header(scope, b"content-type"), body)
         elif scope["method"] in ("GET", "HEAD"):
             getter = self._get.get(path)
             reply = getter() if getter is not None else self._v2_get(path)
@@ -132,6 +154,23 @@ class ModelServerApp:
             headers.append(JSON_BODIES)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+        self.observe(route, status, started)
+
+    async def post(self, path: str, ctype: str | None, body: bytes) -> tuple[str, Reply, bool]:
+        """A scoring call by path, over HTTP or frames: (metrics route, reply, whether the
+        request was parsed as strict JSON)."""
+        if path == "/score":
+            reply, checked = await self._score(body)
+        elif path == "/invocations":
+            reply, checked = await self._invocations(ctype or "application/json", body)
+        elif path.startswith("/v2/models/") and path.endswith("/infer"):
+            reply, checked = await self._infer(path, body)
+            path = "/v2/infer"
+        else:
+            reply, checked = error_reply(404, f"no route POST {path}"), False
+        return path, reply, checked
+
+    def observe(self, route: str, status: int, started: float) -> None:
         if route in ("/score", "/invocations", "/v2/infer"):
             self.metrics.observe(route, status, time.perf_counter() - started)
 
@@ -184,8 +223,7 @@ class ModelServerApp:
             value = {"Results": value}
         return json_reply(200, value), True
 
-    async def _invocations(self, scope: Scope, body: bytes) -> Scored:
-        ctype = _header(scope, b"content-type") or "application/json"
+    async def _invocations(self, ctype: str, body: bytes) -> Scored:
         if ctype == "application/json":
             try:
                 result, _ = await self._run(self._codec().mlflow, body, False, "/invocations")

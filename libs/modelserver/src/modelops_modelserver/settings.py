@@ -34,6 +34,10 @@ class ServerSettings:
     """onnxruntime intra-op threads per session (1 is fastest for small models on a busy core)."""
     max_body_bytes: int = 64 * 1024 * 1024
     """Request bodies larger than this answer 413."""
+    frames: bool = True
+    """Also serve the scoring gateway's frames hop (one worker only; see frames.py)."""
+    frames_port: int = 0
+    """Port of the frames hop (0: any free port; GET /modelops/frames names it)."""
     graceful_timeout_s: float = 20.0
     """On SIGTERM, how long in-flight requests may take before the worker stops."""
     log_level: str = "INFO"

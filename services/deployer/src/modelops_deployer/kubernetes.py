@@ -17,7 +17,9 @@ def manifests(doc: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
               "modelops.endpoint": doc["endpoint"]}  # fmt: skip
     meta = {"name": name, "namespace": namespace, "labels": labels}
     resources = {"cpu": str(doc["cpu"]), "memory": f"{doc['memory_mb']}Mi"}
+    # frames off: one long-lived link through the Service would reach one pod of all replicas
     env = [{"name": "MODELOPS_MODELSERVER_PORT", "value": str(PORT)},
+           {"name": "MODELOPS_MODELSERVER_FRAMES", "value": "false"},
            {"name": "MODELOPS_MODELSERVER_MAX_CONCURRENCY", "value": str(doc["max_concurrency"])},
            {"name": "MODELOPS_MODELSERVER_REQUEST_TIMEOUT_S",
             "value": str(doc["request_timeout_s"])}]  # fmt: skip

@@ -187,10 +187,11 @@ async def test_split_pin_and_key_rotation(platform: Platform, onnx_model: Any) -
         platform.api.post("/v1/endpoints/ep/keys/primary/regenerate")
         await load
         assert failures == 0
-        await asyncio.sleep(0.5)
-        old = await http.post(
+        deadline = time.monotonic() + 10  # the regenerated key's event reaches the gateway
+        while (old := await http.post(
             "/endpoints/ep/score", json=BODY, headers={"api-key": keys["primary"]}
-        )
+        )).status_code == 200 and time.monotonic() < deadline:  # fmt: skip
+            await asyncio.sleep(0.1)
         assert old.status_code == 401
 
 
@@ -221,8 +222,11 @@ async def test_update_in_place_and_crash_recovery(platform: Platform, onnx_model
         done.set()
         await asyncio.gather(*load)
         assert set(statuses) == {200}, statuses  # zero failed requests across the update
-        doc = platform.deployment("main")  # the drained old replica is gone
-        assert [r["spec_gen"] for r in doc["replicas"]] == [2]
+        await until(  # the drained old replica is stopped and gone
+            lambda: [r["spec_gen"] for r in platform.deployment("main")["replicas"]] == [2],
+            timeout=10,
+        )
+        doc = platform.deployment("main")
         # a replica killed mid-load is restarted and the endpoint recovers
         pid = doc["replicas"][0]["pid"]
         os.killpg(pid, signal.SIGKILL)

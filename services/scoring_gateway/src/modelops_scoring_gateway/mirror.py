@@ -106,8 +106,8 @@ class Mirror:
             if target is None:
                 raise LookupError(name)
             answer = await self._upstreams.call(
-                "POST", target.upstream_order(), route.upstream_path(target), body,
-                {"Content-Type": ctype.decode("latin-1")}, target.request_timeout_s,
+                "POST", target.upstream_order(), route.upstream_path(target), body, ctype, None,
+                target.request_timeout_s,
             )  # fmt: skip
         except Exception:  # a failed shadow call is counted, never surfaced
             stats.mirrored += 1

@@ -4,6 +4,7 @@ No framework and no pydantic per request: a dict lookup for the endpoint, a bise
 split, a slot for the limit, one pooled upstream call, orjson only for error bodies.
 """
 
+import itertools
 import os
 import random
 import time
@@ -23,6 +24,10 @@ from modelops_scoring_gateway.upstream import Answer, Upstreams, UpstreamTimeout
 PROBLEM = b"application/problem+json"
 PIN_HEADERS = (b"modelops-deployment", b"azureml-model-deployment")
 SCORING = {"score": "/score", "invocations": "/invocations"}
+MISSING = object()
+MAX_CACHED_ROUTES = 4096
+Response = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+"""(status, body, content type, further headers)"""
 TITLES = {
     401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
     429: "Too Many Requests", 502: "Bad Gateway", 503: "Service Unavailable",
@@ -65,7 +70,9 @@ def parse_route(path: str) -> Route | None:
     return None
 
 
-async def respond(send: Send, status: int, body: bytes, ctype: bytes, extra: list[Any]) -> None:
+async def respond(
+    send: Send, status: int, body: bytes, ctype: bytes, extra: list[tuple[bytes, bytes]]
+) -> None:
     headers = [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -112,23 +119,44 @@ class Gateway:
         self.table, self.admission, self.stats = table, admission, stats
         self.upstreams, self.keys, self.predictions = upstreams, keys, predictions
         self.mirror, self.max_body = mirror, max_body_bytes
+        self._routes: dict[str, Route | None] = {}
+        self._rid_prefix = os.urandom(8).hex()  # request ids: this process's prefix + a count
+        self._rids = itertools.count()
+
+    def _route(self, path: str) -> Route | None:
+        route = self._routes.get(path, MISSING)
+        if route is MISSING:
+            route = parse_route(path)
+            if len(self._routes) < MAX_CACHED_ROUTES:
+                self._routes[path] = route
+        return route  # type: ignore[return-value]  # MISSING was replaced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry (in-process clients and tests); servers use `handle` directly."""
+        body = await read_body(receive, self.max_body) if scope["method"] == "POST" else b""
+        status, payload, ctype, extra = await self.handle(
+            scope["method"], scope["path"], scope["headers"], body
+        )
+        await respond(send, status, payload, ctype, extra)
+
+    async def handle(
+        self, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes | None
+    ) -> Response:
+        """One scoring request (body None: it was larger than max_body_bytes)."""
         started = time.perf_counter()
-        path: str = scope["path"]
-        route = parse_route(path)
+        route = self._route(path)
         if route is None:
-            return await respond(send, 404, problem(404, "no such route", path), PROBLEM, [])
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
+            return 404, problem(404, "no such route", path), PROBLEM, []
         endpoint = self.table.endpoints.get(route.endpoint)
-        if not await self.keys.allows(endpoint, presented_key(headers)):
+        if (endpoint is None or endpoint.auth_mode != "none") and not await self.keys.allows(
+            endpoint, presented_key(headers)
+        ):
             detail = "a valid key is required (Authorization: Bearer KEY or api-key: KEY)"
-            extra = [(b"www-authenticate", b"Bearer")]
-            return await respond(send, 401, problem(401, detail, path), PROBLEM, extra)
+            return 401, problem(401, detail, path), PROBLEM, [(b"www-authenticate", b"Bearer")]
         assert endpoint is not None
         is_post = route.kind in ("score", "invocations", "infer")
-        if is_post != (scope["method"] == "POST"):
-            return await respond(send, 405, problem(405, "method not allowed", path), PROBLEM, [])
+        if is_post != (method == "POST"):
+            return 405, problem(405, "method not allowed", path), PROBLEM, []
         pin = route.pinned or _header(headers, PIN_HEADERS)
         target = (
             self.table.pinned(endpoint, pin.decode("latin-1")) if pin else self.table.pick(endpoint)
@@ -138,25 +166,20 @@ class Gateway:
             detail = (
                 "no such deployment in this endpoint" if status == 404 else "no healthy deployment"
             )
-            return await respond(send, status, problem(status, detail, path), PROBLEM, [])
+            return status, problem(status, detail, path), PROBLEM, []
         if not is_post:
-            return await self._get(route, target, send)
-        body = await read_body(receive, self.max_body)
+            return await self._get(route, target)
         if body is None:
             detail = f"body larger than {self.max_body} bytes"
-            return await respond(send, 413, problem(413, detail, path), PROBLEM, [])
-        rid = (_header(headers, (b"x-request-id",)) or os.urandom(16).hex().encode()).decode(
-            "latin-1"
-        )
+            return 413, problem(413, detail, path), PROBLEM, []
+        given = _header(headers, (b"x-request-id",))
+        rid = given.decode("latin-1") if given else f"{self._rid_prefix}{next(self._rids):016x}"
         ctype = _header(headers, (b"content-type",)) or b"application/json"
         answer = await self._forward(route, target, body, ctype, rid, path)
-        out = [(b"modelops-deployment", target.name.encode()),
-               (b"modelops-model-version", target.version.encode()),
-               (b"x-request-id", rid.encode())]  # fmt: skip
+        out = [*target.answer_headers, (b"x-request-id", rid.encode())]
         if answer.status == 429 and not answer.upstream:
             out.append((b"retry-after", answer.content_type))
             answer = Answer(429, answer.body, PROBLEM)
-        await respond(send, answer.status, answer.body, answer.content_type, out)
         latency_ms = (time.perf_counter() - started) * 1000
         self.stats.deployment(endpoint.name, target.name).observe(answer.status, latency_ms)
         if target.data_collection and random.random() < target.sample_rate:  # noqa: S311
@@ -166,7 +189,7 @@ class Gateway:
             )  # fmt: skip
         if endpoint.mirror and answer.upstream:
             self.mirror.maybe(endpoint, route, body, ctype, answer, latency_ms)
-        return None
+        return answer.status, answer.body, answer.content_type, out
 
     async def _forward(
         self, route: Route, target: Target, body: bytes, ctype: bytes, rid: str, path: str
@@ -175,15 +198,15 @@ class Gateway:
             target.name, target.capacity, target.max_queue_wait_s
         )
         try:
-            await slots.acquire()
+            if not slots.try_acquire():
+                await slots.acquire()
         except Saturated as exc:
             self.stats.deployment(target.endpoint, target.name).rejected += 1
             detail = "the deployment is at capacity; retry later"
             return Answer(429, problem(429, detail, path), exc.retry_after.encode())
         try:
-            headers = {"Content-Type": ctype.decode("latin-1"), "x-request-id": rid}
             return await self.upstreams.call(
-                "POST", target.upstream_order(), route.upstream_path(target), body, headers,
+                "POST", target.upstream_order(), route.upstream_path(target), body, ctype, rid,
                 target.request_timeout_s,
             )  # fmt: skip
         except UpstreamTimeout:
@@ -194,14 +217,13 @@ class Gateway:
         finally:
             slots.release()
 
-    async def _get(self, route: Route, target: Target, send: Send) -> None:
+    async def _get(self, route: Route, target: Target) -> Response:
         """OpenAPI document and OIP metadata, proxied from a replica."""
         try:
             answer = await self.upstreams.call(
-                "GET", target.upstream_order(), route.upstream_path(target), b"", {}, 10.0
+                "GET", target.upstream_order(), route.upstream_path(target), b"", b"", None, 10.0
             )
         except Exception as exc:  # any failure is a 502 for metadata
-            await respond(send, 502, problem(502, repr(exc), route.kind), PROBLEM, [])
-            return
+            return 502, problem(502, repr(exc), route.kind), PROBLEM, []
         out = [(b"modelops-deployment", target.name.encode())]
-        await respond(send, answer.status, answer.body, answer.content_type, out)
+        return answer.status, answer.body, answer.content_type, out

@@ -29,6 +29,12 @@ class Target:
     sample_rate: float
     generation: int
     _next: int = 0
+    answer_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    """The headers every answer from this deployment carries (made once)."""
+
+    def __post_init__(self) -> None:
+        self.answer_headers = [(b"modelops-deployment", self.name.encode()),
+                               (b"modelops-model-version", self.version.encode())]  # fmt: skip
 
     @property
     def routable(self) -> bool:

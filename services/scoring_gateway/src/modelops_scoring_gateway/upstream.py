@@ -1,14 +1,14 @@
 """Calls to model servers over pooled keep-alive connections; aiohttp for the deployer API."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiohttp
 
+from modelops_scoring_gateway.frames import FramePool
 from modelops_scoring_gateway.wire import WirePool
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """A model server's response, or the gateway's verdict when none came."""
 
     status: int
@@ -33,7 +33,7 @@ class Upstreams:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self.wire = WirePool()
+        self.wire = FramePool(WirePool())
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, enable_cleanup_closed=True)
@@ -60,19 +60,14 @@ class Upstreams:
         return timeout
 
     async def call(
-        self,
-        method: str,
-        replicas: list[str],
-        path: str,
-        body: bytes,
-        headers: dict[str, str],
-        timeout_s: float,
-    ) -> Answer:
+        self, method: str, replicas: list[str], path: str, body: bytes, ctype: bytes,
+        rid: str | None, timeout_s: float,
+    ) -> Answer:  # fmt: skip
         """Send to the first replica that accepts the connection (scoring is idempotent)."""
         for base in replicas:
             try:
-                status, payload, ctype, checked = await self.wire.request(
-                    base, method, path, body, headers, timeout_s
+                status, payload, content_type, checked = await self.wire.request(
+                    base, method, path, body, ctype, rid, timeout_s
                 )
             except TimeoutError as exc:  # before OSError: TimeoutError is one
                 raise UpstreamTimeout(base) from exc
@@ -80,7 +75,7 @@ class Upstreams:
                 continue  # refused: the next replica
             except Exception as exc:
                 raise UpstreamDown(f"{base}: {exc!r}") from exc
-            return Answer(status, payload, ctype, base, checked)
+            return Answer(status, payload, content_type, base, checked)
         raise UpstreamDown("no replica accepted the connection")
 
     async def get_json(self, url: str, timeout_s: float = 5.0) -> object:
