@@ -201,6 +201,14 @@ def _row(d: dict[str, Any], seq: int, shared: tuple[str, str, str, str]) -> Row:
     )
 
 
+def _compact(row: list[Any], seq: int, shared: tuple[str, str, str, str]) -> Row:
+    """A LoggedRow: [request_id, unix seconds, inputs, outputs, latency_ms, status_code]."""
+    rid, at, inputs, outputs, latency, status = row
+    fields = {"request_id": rid, "occurred_at": at, "inputs": inputs, "outputs": outputs,
+              "latency_ms": latency, "status_code": status}  # fmt: skip
+    return _row(fields, seq, shared)
+
+
 def decode(body: bytes, seq: int) -> list[Row]:
     """The rows of a PredictionLogged message (its request, then those in `more`)."""
     try:
@@ -212,9 +220,11 @@ def decode(body: bytes, seq: int) -> list[Row]:
             str(d["model_version"]),
         )
         more = d.get("more") or []
-        if not isinstance(more, list):
-            raise TypeError("more is not a list")
-        return [_row(d, seq, shared), *(_row(m, seq, shared) for m in more)]
+        rows = d.get("rows") or []
+        if not isinstance(more, list) or not isinstance(rows, list):
+            raise TypeError("more or rows is not a list")
+        out = [_row(d, seq, shared), *(_row(m, seq, shared) for m in more)]
+        return out + [_compact(r, seq, shared) for r in rows]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadRecord(f"not a PredictionLogged: {exc!r}") from exc
 

@@ -42,6 +42,19 @@ def test_a_batch_decodes_to_one_row_per_request_sharing_the_message_fields() -> 
     ]
 
 
+def test_compact_rows_decode_like_objects() -> None:
+    at = datetime(2026, 1, 2, 14, 0, 1, tzinfo=UTC)
+    body = json.loads(_message(_request(1, at.isoformat()), _request(2, at.timestamp())))
+    body["rows"] = [["r3", at.timestamp(), {"x": 3}, [3], 2.0, 500]]
+    rows = records.decode(json.dumps(body).encode(), 4)
+    assert [(r.request_id, r.status_code, r.inputs) for r in rows] == [
+        ("r1", 200, {"x": 1}), ("r2", 200, {"x": 2}), ("r3", 500, {"x": 3})]  # fmt: skip
+    assert rows[2].ts_us == rows[0].ts_us
+    body["rows"] = [["r4", at.timestamp(), {}]]
+    with pytest.raises(records.BadRecord):
+        records.decode(json.dumps(body).encode(), 5)
+
+
 def test_unix_seconds_in_more_read_as_utc() -> None:
     at = datetime(2026, 1, 2, 14, 0, 1, 250000, tzinfo=UTC)
     body = _message(_request(1, at.isoformat()), _request(2, at.timestamp()))

@@ -184,8 +184,8 @@ class Gateway:
         self.stats.deployment(endpoint.name, target.name).observe(answer.status, latency_ms)
         if target.data_collection and random.random() < target.sample_rate:  # noqa: S311
             self.predictions.offer(
-                (rid, endpoint.name, target.name, target.model_name, target.version, body,
-                 answer.body, latency_ms, answer.status, time.time(), answer.json_bodies)
+                target.log_key, rid, time.time(), body, answer.body, latency_ms, answer.status,
+                answer.json_bodies,
             )  # fmt: skip
         if endpoint.mirror and answer.upstream:
             self.mirror.maybe(endpoint, route, body, ctype, answer, latency_ms)

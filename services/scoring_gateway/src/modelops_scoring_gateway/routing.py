@@ -31,8 +31,11 @@ class Target:
     _next: int = 0
     answer_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     """The headers every answer from this deployment carries (made once)."""
+    log_key: tuple[str, str, str, str] = ("", "", "", "")
+    """(endpoint, deployment, model, version): how its logged predictions are grouped."""
 
     def __post_init__(self) -> None:
+        self.log_key = (self.endpoint, self.name, self.model_name, self.version)
         self.answer_headers = [(b"modelops-deployment", self.name.encode()),
                                (b"modelops-model-version", self.version.encode())]  # fmt: skip
 

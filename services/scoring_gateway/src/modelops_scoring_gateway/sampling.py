@@ -1,15 +1,15 @@
 """Sampled predictions leave as `PredictionLogged` without adding latency to the response.
 
-The hot path appends a tuple to a bounded buffer (or counts a drop); a background task turns
-batches into event payloads and publishes them concurrently. A payload carries every buffered
-request to one deployment (the first at the top, the rest in `more`, up to MAX_MESSAGE_BYTES), so
-publishing costs one message per deployment per batch, not one per request.
+The hot path appends one compact row to its deployment's group (or counts a drop): request id,
+Unix time, both bodies, latency, status; bodies the model server checked as strict JSON go in as
+`orjson.Fragment`s, embedded verbatim later. A background task publishes each group as one
+message (the first request at the top, the others in the contract's compact `rows`, split at
+MAX_MESSAGE_BYTES), encoded by a single orjson call: no Python work per request at publishing.
 """
 
 import asyncio
 import contextlib
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,9 @@ log = structlog.get_logger(__name__)
 # (request_id, endpoint, deployment, model_name, version, request body, response body,
 #  latency_ms, status, unix time, bodies are JSON the model server checked)
 Record = tuple[str, str, str, str, str, bytes, bytes, float, int, float, bool]
+GroupKey = tuple[str, str, str, str]  # (endpoint, deployment, model_name, version)
+Row = tuple[str, float, Any, Any, float, int]
+"""(request_id, unix time, inputs, outputs, latency_ms, status): the contract's LoggedRow"""
 Message = tuple[str, bytes]  # (event id, PredictionLogged JSON)
 MAX_MESSAGE_BYTES = 512 * 1024  # half of NATS' default max_payload (1 MiB)
 REQUEST_OVERHEAD = 160  # bytes of one request's keys and scalars, beside its bodies
@@ -37,31 +40,22 @@ def _json(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
-def _bodies(record: Record) -> tuple[Any, Any]:
-    """Inputs and outputs as the message carries them: verbatim when the model server checked
-    both are strict JSON (no parse here, whatever their size), else parsed, or as text."""
-    if record[10]:
-        return Fragment(record[5]), Fragment(record[6])
-    return _json(record[5]), _json(record[6])
+def row_of(record: Record) -> Row:
+    """A request as the compact row messages carry (bodies verbatim when checked)."""
+    rid, _, _, _, _, inputs, outputs, latency, status, at, checked = record
+    if checked:
+        return rid, at, Fragment(inputs), Fragment(outputs), latency, status
+    return rid, at, _json(inputs), _json(outputs), latency, status
 
 
-def _request(record: Record) -> dict[str, Any]:
-    """One request in `more` (the contract's names; occurred_at as Unix seconds)."""
-    inputs, outputs = _bodies(record)
-    return {"request_id": record[0], "occurred_at": record[9], "inputs": inputs,
-            "outputs": outputs, "latency_ms": record[7], "status_code": record[8]}  # fmt: skip
-
-
-def _message(records: list[Record]) -> Message:
-    """One PredictionLogged: the first record at the top, the others (same deployment) in `more`,
-    encoded by one orjson call (bodies the model server checked are embedded, not re-encoded)."""
-    first, *rest = records
-    rid, endpoint, deployment, model, version, *_ = first
-    inputs, outputs = _bodies(first)
+def encode(key: GroupKey, rows: list[Row]) -> Message:
+    """One PredictionLogged: the first row's request at the top, the others in `rows`."""
+    endpoint, deployment, model, version = key
+    rid, at, inputs, outputs, latency, status = rows[0]
     event_id = str(uuid.uuid4())
-    doc = {
+    doc: dict[str, Any] = {
         "event_id": event_id,
-        "occurred_at": datetime.fromtimestamp(first[9], UTC),
+        "occurred_at": datetime.fromtimestamp(at, UTC),
         "correlation_id": rid,
         "request_id": rid,
         "endpoint_name": endpoint,
@@ -70,75 +64,109 @@ def _message(records: list[Record]) -> Message:
         "model_version": int(version) if version.isdigit() else 1,
         "inputs": inputs,
         "outputs": outputs,
-        "latency_ms": first[7],
-        "status_code": first[8],
+        "latency_ms": latency,
+        "status_code": status,
     }
-    if rest:
-        doc["more"] = [_request(r) for r in rest]
+    if len(rows) > 1:
+        doc["rows"] = rows[1:]
     return event_id, orjson.dumps(doc)
 
 
-def to_message(record: Record) -> Message:
-    """The PredictionLogged payload of one record (the contract's field names)."""
-    return _message([record])
+class Group:
+    """The rows of one deployment since the last publishing round, in chunks of at most
+    MAX_MESSAGE_BYTES of bodies (one message each)."""
+
+    __slots__ = ("chunks", "key", "size")
+
+    def __init__(self, key: GroupKey) -> None:
+        self.key = key
+        self.chunks: list[list[Row]] = [[]]
+        self.size = 0
+
+    def add(self, row: Row, size: int, max_bytes: int) -> None:
+        if self.size + size > max_bytes and self.chunks[-1]:
+            self.chunks.append([])
+            self.size = 0
+        self.chunks[-1].append(row)
+        self.size += size
+
+    def messages(self) -> list[Message]:
+        return [encode(self.key, chunk) for chunk in self.chunks if chunk]
 
 
 def to_messages(records: list[Record], max_bytes: int = MAX_MESSAGE_BYTES) -> list[Message]:
-    """Records as few messages: one per deployment, split when its bodies exceed max_bytes."""
-    chunks: dict[tuple[str, str, str, str], list[list[Record]]] = {}
-    sizes: dict[tuple[str, str, str, str], int] = {}
-    for record in records:
-        key = record[1:5]
-        size = len(record[5]) + len(record[6]) + REQUEST_OVERHEAD
-        groups = chunks.setdefault(key, [])
-        if not groups or sizes[key] + size > max_bytes:
-            groups.append([])
-            sizes[key] = 0
-        groups[-1].append(record)
-        sizes[key] += size
-    return [_message(group) for groups in chunks.values() for group in groups]
+    """Records as the gateway would publish them: one message per deployment, split by size."""
+    groups: dict[GroupKey, Group] = {}
+    for r in records:
+        key = (r[1], r[2], r[3], r[4])
+        group = groups.get(key) or groups.setdefault(key, Group(key))
+        group.add(row_of(r), len(r[5]) + len(r[6]) + REQUEST_OVERHEAD, max_bytes)
+    return [m for group in groups.values() for m in group.messages()]
+
+
+def to_message(record: Record) -> Message:
+    """The PredictionLogged payload of one record."""
+    return to_messages([record])[0]
 
 
 class PredictionLog:
-    """A bounded buffer drained by one background publisher."""
+    """Rows grouped per deployment, drained by one background publisher; bounded in rows."""
 
     def __init__(
         self, send: SendBatch, stats: Stats, capacity: int, batch: int, flush_s: float
     ) -> None:
         self._send, self._stats = send, stats
         self._capacity, self._batch, self._flush_s = capacity, batch, flush_s
-        self._buffer: deque[Record] = deque()
+        self._groups: dict[GroupKey, Group] = {}
+        self._count = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def offer(self, record: Record) -> None:
-        """Never blocks: a full buffer drops the record and counts it."""
-        if len(self._buffer) >= self._capacity:
+    def offer(
+        self, key: GroupKey, rid: str, at: float, inputs: bytes, outputs: bytes, latency: float,
+        status: int, checked: bool,
+    ) -> None:  # fmt: skip
+        """Never blocks: a full log drops the request and counts it."""
+        if self._count >= self._capacity:
             self._stats.predictions_dropped += 1
             return
-        self._buffer.append(record)
-        if len(self._buffer) >= self._batch:
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key)
+        if checked:
+            row: Row = (rid, at, Fragment(inputs), Fragment(outputs), latency, status)
+        else:
+            row = (rid, at, _json(inputs), _json(outputs), latency, status)
+        group.add(row, len(inputs) + len(outputs) + REQUEST_OVERHEAD, MAX_MESSAGE_BYTES)
+        self._count += 1
+        if self._count >= self._batch:
             self._wake.set()
+
+    def offer_record(self, record: Record) -> None:
+        """`offer` for a Record tuple."""
+        rid, endpoint, deployment, model, version, inputs, outputs, latency, status, at, ok = record
+        self.offer((endpoint, deployment, model, version), rid, at, inputs, outputs, latency,
+                   status, ok)  # fmt: skip
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return self._count
 
     async def flush(self) -> None:
-        """Publish what is buffered now, batch by batch (requests arriving meanwhile wait for the
-        next round, so that they leave in full batches rather than a few per message)."""
-        left = len(self._buffer)
-        while left > 0:
-            records = [self._buffer.popleft() for _ in range(min(self._batch, left))]
-            left -= len(records)
-            messages = to_messages(records)
-            try:
-                await self._send(messages)
-            except Exception as exc:  # NATS away: these are lost, counted, never retried inline
-                self._stats.predictions_dropped += len(records)
-                log.warning("predictions_dropped", count=len(records), error=repr(exc))
-            else:
-                self._stats.predictions_published += len(records)
+        """Publish every group buffered now (requests arriving meanwhile wait for the next
+        round, so that they leave in full messages rather than a few per message)."""
+        groups, count = self._groups, self._count
+        if not count:
+            return
+        self._groups, self._count = {}, 0
+        messages = [m for group in groups.values() for m in group.messages()]
+        try:
+            await self._send(messages)
+        except Exception as exc:  # NATS away: these are lost, counted, never retried inline
+            self._stats.predictions_dropped += count
+            log.warning("predictions_dropped", count=count, error=repr(exc))
+        else:
+            self._stats.predictions_published += count
 
     async def run(self) -> None:
         while True:
@@ -155,5 +183,4 @@ class PredictionLog:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        while self._buffer:
-            await self.flush()
+        await self.flush()

@@ -34,6 +34,7 @@ from modelops_contracts.events.platform import MessageDeadLettered
 from modelops_contracts.events.prediction import (
     CollectionWindowClosed,
     LoggedRequest,
+    LoggedRow,
     PredictionLogged,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "ImageBuilt",
     "Lineage",
     "LoggedRequest",
+    "LoggedRow",
     "MessageDeadLettered",
     "ModelAliasSet",
     "ModelPromoted",

@@ -23,11 +23,17 @@ class LoggedRequest(BaseModel):
     status_code: int = 200
 
 
+LoggedRow = tuple[str, float, JsonValue, JsonValue, float, int]
+"""One more request, compact: (request_id, occurred_at as Unix seconds, inputs, outputs,
+latency_ms, status_code)."""
+
+
 class PredictionLogged(Event):
     """A sampled request and response through the gateway (high volume stream).
 
-    The top-level fields are one request; `more` carries further requests to the same deployment
-    logged in the same message (the gateway batches them), so a message holds 1 + len(more).
+    The top-level fields are one request; `rows` (compact, what the gateway sends) and `more`
+    (objects) carry further requests to the same deployment logged in the same message, so a
+    message holds 1 + len(rows) + len(more).
     """
 
     subject: ClassVar[str] = "modelops.prediction.logged.v1"
@@ -42,7 +48,9 @@ class PredictionLogged(Event):
     latency_ms: float
     status_code: int = 200
     more: list[LoggedRequest] = Field(default_factory=list)
-    """Further requests to the same endpoint, deployment and model version (batched logging)."""
+    """Further requests to the same endpoint, deployment and model version, as objects."""
+    rows: list[LoggedRow] = Field(default_factory=list)
+    """Further requests to the same endpoint, deployment and model version, as LoggedRows."""
 
     def entity(self) -> str:
         return f"endpoints/{self.endpoint_name}/requests/{self.request_id}"
