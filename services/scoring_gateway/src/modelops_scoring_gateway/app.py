@@ -18,7 +18,7 @@ from modelops_scoring_gateway.admission import Admission
 from modelops_scoring_gateway.app_state import GatewayState
 from modelops_scoring_gateway.keys import KeyBook
 from modelops_scoring_gateway.mirror import Mirror
-from modelops_scoring_gateway.proxy import Gateway
+from modelops_scoring_gateway.proxy import SCORING_PREFIXES, Gateway
 from modelops_scoring_gateway.routing import RoutingTable
 from modelops_scoring_gateway.sampling import Message as Prediction
 from modelops_scoring_gateway.sampling import PredictionLog, SendBatch
@@ -28,8 +28,6 @@ from modelops_scoring_gateway.sync import DeployerApi, RoutingSync
 from modelops_scoring_gateway.upstream import Upstreams
 from modelops_servicekit.http import RequestContextMiddleware, ServiceMetrics
 from modelops_servicekit.runtime import Runtime, Wiring, create_service_app
-
-SCORING_PREFIXES = ("/endpoints/", "/v2/models/")
 
 
 def prediction_sender(runtime: Runtime) -> SendBatch:

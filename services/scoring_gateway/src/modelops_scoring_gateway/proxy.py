@@ -23,6 +23,8 @@ from modelops_scoring_gateway.upstream import Answer, Upstreams, UpstreamTimeout
 
 PROBLEM = b"application/problem+json"
 PIN_HEADERS = (b"modelops-deployment", b"azureml-model-deployment")
+SCORING_PREFIXES = ("/endpoints/", "/v2/models/")
+"""Paths that are scoring requests (the rest belong to the service's API)."""
 SCORING = {"score": "/score", "invocations": "/invocations"}
 MISSING = object()
 MAX_CACHED_ROUTES = 4096

@@ -40,14 +40,6 @@ def _json(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
-def row_of(record: Record) -> Row:
-    """A request as the compact row messages carry (bodies verbatim when checked)."""
-    rid, _, _, _, _, inputs, outputs, latency, status, at, checked = record
-    if checked:
-        return rid, at, Fragment(inputs), Fragment(outputs), latency, status
-    return rid, at, _json(inputs), _json(outputs), latency, status
-
-
 def encode(key: GroupKey, rows: list[Row]) -> Message:
     """One PredictionLogged: the first row's request at the top, the others in `rows`."""
     endpoint, deployment, model, version = key
@@ -94,13 +86,40 @@ class Group:
         return [encode(self.key, chunk) for chunk in self.chunks if chunk]
 
 
+def add_row(
+    groups: dict[GroupKey, Group], key: GroupKey, rid: str, at: float, inputs: bytes,
+    outputs: bytes, latency: float, status: int, checked: bool, max_bytes: int,
+) -> None:  # fmt: skip
+    """A request into its deployment's group, as the compact row messages carry (bodies
+    verbatim when the model server checked them, else parsed or as text)."""
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = Group(key)
+    if checked:
+        row: Row = (rid, at, Fragment(inputs), Fragment(outputs), latency, status)
+    else:
+        row = (rid, at, _json(inputs), _json(outputs), latency, status)
+    group.add(row, len(inputs) + len(outputs) + REQUEST_OVERHEAD, max_bytes)
+
+
 def to_messages(records: list[Record], max_bytes: int = MAX_MESSAGE_BYTES) -> list[Message]:
     """Records as the gateway would publish them: one message per deployment, split by size."""
     groups: dict[GroupKey, Group] = {}
-    for r in records:
-        key = (r[1], r[2], r[3], r[4])
-        group = groups.get(key) or groups.setdefault(key, Group(key))
-        group.add(row_of(r), len(r[5]) + len(r[6]) + REQUEST_OVERHEAD, max_bytes)
+    for (
+        rid,
+        endpoint,
+        deployment,
+        model,
+        version,
+        inputs,
+        outputs,
+        latency,
+        status,
+        at,
+        ok,
+    ) in records:
+        key = (endpoint, deployment, model, version)
+        add_row(groups, key, rid, at, inputs, outputs, latency, status, ok, max_bytes)
     return [m for group in groups.values() for m in group.messages()]
 
 
@@ -130,23 +149,11 @@ class PredictionLog:
         if self._count >= self._capacity:
             self._stats.predictions_dropped += 1
             return
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = Group(key)
-        if checked:
-            row: Row = (rid, at, Fragment(inputs), Fragment(outputs), latency, status)
-        else:
-            row = (rid, at, _json(inputs), _json(outputs), latency, status)
-        group.add(row, len(inputs) + len(outputs) + REQUEST_OVERHEAD, MAX_MESSAGE_BYTES)
+        add_row(self._groups, key, rid, at, inputs, outputs, latency, status, checked,
+                MAX_MESSAGE_BYTES)  # fmt: skip
         self._count += 1
         if self._count >= self._batch:
             self._wake.set()
-
-    def offer_record(self, record: Record) -> None:
-        """`offer` for a Record tuple."""
-        rid, endpoint, deployment, model, version, inputs, outputs, latency, status, at, ok = record
-        self.offer((endpoint, deployment, model, version), rid, at, inputs, outputs, latency,
-                   status, ok)  # fmt: skip
 
     @property
     def pending(self) -> int:

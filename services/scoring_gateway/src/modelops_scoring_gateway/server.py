@@ -22,10 +22,9 @@ from typing import Any, Protocol, cast
 import httptools
 import structlog
 
-from modelops_scoring_gateway.proxy import PROBLEM, Response, problem
+from modelops_scoring_gateway.proxy import PROBLEM, SCORING_PREFIXES, Response, problem
 
 log = structlog.get_logger(__name__)
-SCORING_PREFIXES = ("/endpoints/", "/v2/models/")
 STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 ASGI = Callable[..., Any]
 MAX_PIPELINED = 32

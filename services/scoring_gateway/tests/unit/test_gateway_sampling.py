@@ -55,7 +55,8 @@ async def test_the_log_counts_published_requests_not_messages() -> None:
     stats = Stats()
     log = PredictionLog(send, stats, capacity=100, batch=50, flush_s=1.0)
     for i in range(120):
-        log.offer_record(_record(i, "blue" if i % 2 else "green"))
+        key = ("ep", "blue" if i % 2 else "green", "m", "3")
+        log.offer(key, f"r{i}", 1_700_000_000.0 + i, b'{"data": [[1]]}', b"[[2]]", 1.5, 200, True)
     assert log.pending == 100
     await log.flush()
     assert [len(batch) for batch in sent] == [2]  # one round, one message per deployment
