@@ -81,8 +81,9 @@ def transfer(
 ) -> list[tuple[str, float, float]]:
     """(operation, registry MB/s, raw MinIO MB/s) for one file size, through the SDK.
 
-    The SDK upload includes its hash pass (raw MinIO's SDK hashes every part too, to sign it);
-    the SDK download verifies every byte against the manifest (raw MinIO's fget does not).
+    The SDK upload hashes the whole file and every part (raw MinIO's SDK hashes every part
+    too, to sign it); the SDK download verifies every byte against the manifest's block digest
+    (raw MinIO's fget verifies nothing).
     """
     src, size = tmp / f"src-{size_mb}", size_mb * MB
     random_file(src, size)
@@ -184,9 +185,11 @@ def main() -> None:
         verdict = "" if name.endswith("*") else "ok" if via / raw >= 0.8 else "MISS"
         print(f"{name:<20}{via:>15.1f}{raw:>17.1f}{via / raw:>8.2f}  {verdict}")
     print(
-        "\nupload and download go through the SDK (hash, verify, progress); downloads follow the"
-        "\nregistry's 307 to a signed store link. * the same file streamed through the registry"
-        "\n(`?stream=true`, not verified by this loop), for comparison; no goal."
+        "\nupload and download go through the SDK (hash, verify, progress): files of 64 MiB or"
+        "\nmore move in 16 MiB parts, three at a time, each part checked by the store, and"
+        "\ndownloads follow the registry's 307 to a signed link and check every block."
+        "\n* the same file streamed through the registry (`?stream=true`, not verified by this"
+        "\nloop), for comparison; no goal."
     )
 
 

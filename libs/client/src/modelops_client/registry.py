@@ -20,13 +20,16 @@ from modelops_client.http import ModelOpsClientError, ServiceClient
 from modelops_client.transfer import (
     Progress,
     Silent,
+    StoreUnreachable,
     Transfers,
+    Verifier,
     file_chunks,
     safe_target,
     sha256_of,
     verify_zip,
 )
 from modelops_contracts.api.registry import (
+    CompleteUpload,
     DatasetVersionInfo,
     DatasetVersionPage,
     FileEntry,
@@ -35,12 +38,15 @@ from modelops_contracts.api.registry import (
     RegisterDatasetVersion,
     RegisterModelVersion,
     UpdateModelVersion,
+    UploadStarted,
 )
 from modelops_contracts.events import Lineage
 from modelops_contracts.types import Framework
 
 RETRIES = 3
 RETRYABLE = (0, 502, 503, 504)
+PARTS_FROM = 64 * 1024 * 1024
+"""Files of at least this size are uploaded in parts, hashed while they move."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -73,6 +79,7 @@ class RegistryClient(ServiceClient):
             base_url or settings.registry_url, user=settings.user, timeout_s=settings.timeout_s
         )
         self.transfers = Transfers(self.http, settings.timeout_s)
+        self.parts_from = PARTS_FROM
 
     def close(self) -> None:
         self.transfers.close()
@@ -95,7 +102,13 @@ class RegistryClient(ServiceClient):
 
     # -- blobs -------------------------------------------------------------------------------
     def upload_file(self, relative: str, local: Path, progress: Progress) -> FileEntry:
-        """Hash, then upload unless the registry already holds this exact blob."""
+        """Hash, then upload unless the registry already holds this exact blob; a large file
+        goes in parts, hashed while it moves."""
+        size = local.stat().st_size
+        if size >= self.parts_from and (
+            entry := self._upload_parts(relative, local, size, progress)
+        ):
+            return entry
         sha, size = sha256_of(local)
         progress.start(relative, size)
         head = self.http.head(f"/v1/blobs/{sha}")
@@ -105,6 +118,36 @@ class RegistryClient(ServiceClient):
             self._put_blob(sha, local, size, progress)
         progress.finish()
         return FileEntry(path=relative, sha256=sha, size=size)
+
+    def _upload_parts(
+        self, relative: str, local: Path, size: int, progress: Progress
+    ) -> FileEntry | None:
+        """Upload in parts straight into the store; None where the registry or the store
+        cannot take parts (the caller uploads the file whole)."""
+        try:
+            resp = self._retrying("POST", "/v1/blobs/uploads", json={"size": size})
+        except ModelOpsClientError as exc:
+            if exc.status != 404:  # links are off there
+                raise
+            return None
+        started = UploadStarted.model_validate(resp.json())
+        progress.start(relative, size)
+        try:
+            sha, parts = self.transfers.put_parts(started, local, size, progress)
+        except StoreUnreachable:
+            return None
+        finally:
+            progress.finish()
+        body = CompleteUpload(
+            upload_id=started.upload_id,
+            sha256=sha,
+            size=size,
+            part_size=started.part_size,
+            parts=parts,
+        )
+        path = f"/v1/blobs/uploads/{started.upload}/complete"
+        done = self._retrying("POST", path, json=body.model_dump(mode="json")).json()
+        return FileEntry(path=relative, sha256=sha, size=size, blocks=done["blocks"])
 
     def _put_blob(self, sha: str, local: Path, size: int, progress: Progress) -> None:
         """Straight into the store by a signed link when the registry offers one and the
@@ -300,8 +343,5 @@ class RegistryClient(ServiceClient):
         for f in files:
             target = safe_target(dest, f.path)
             url = f"{base}/files/{quote(f.path)}"
-            sha = self.transfers.fetch(url, {}, target, f.path, f.size, progress)
-            if sha != f.sha256:
-                target.unlink(missing_ok=True)
-                raise ModelOpsClientError(0, f"{f.path}: downloaded sha256 {sha} != {f.sha256}")
+            self.transfers.fetch(url, {}, target, f.path, f.size, progress, Verifier(f))
         return dest

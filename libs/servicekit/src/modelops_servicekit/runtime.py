@@ -158,6 +158,8 @@ class Wiring:
     background: Sequence[Background] = field(default_factory=list)
     """Started as tasks once consumers and relay run; cancelled on shutdown, before the adapters
     close. Each loop handles its own errors: one that ends early is logged, not restarted."""
+    closers: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Called on shutdown, after the background tasks end (connection pools of adapters)."""
 
 
 Wire = Callable[[Runtime, FastAPI], Awaitable[Wiring]]
@@ -205,8 +207,12 @@ def create_service_app(
         async with runtime.open():
             wiring = await wire(runtime, app)
             await runtime.start(wiring.router, wiring.outbox)
-            async with run_background(wiring.background):
-                yield
+            try:
+                async with run_background(wiring.background):
+                    yield
+            finally:
+                for close in wiring.closers:
+                    await close()
 
     app, metrics = service_app(settings.service, lifespan=lifespan, description=description)
     app.state.runtime = runtime

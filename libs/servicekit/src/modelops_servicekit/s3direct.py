@@ -1,5 +1,6 @@
-"""S3 requests the MinIO SDK does not offer: a streamed PUT the store itself verifies, and
-upload and download links signed for the address clients use.
+"""S3 requests the MinIO SDK does not offer: a streamed PUT the store itself verifies, uploads
+in parts whose every part the store verifies (SHA-256 checksums), and upload and download
+links signed for the address clients use.
 
 A single PUT signed with `x-amz-content-sha256: <expected digest>` makes the store hash the
 bytes as they arrive and refuse the object if they differ (AWS SigV4's signed payload), so the
@@ -7,9 +8,13 @@ service streams the body through without hashing it itself, and a mismatch never
 """
 
 import base64
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+import hashlib
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
+from xml.sax.saxutils import escape
 
 import httpx
 from minio import Minio
@@ -20,8 +25,9 @@ from minio.time import to_amz_date
 from modelops_servicekit.errors import Invalid, Unavailable
 from modelops_servicekit.settings import ObjectStoreSettings
 
-CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = {"x-amz-checksum-mode": "ENABLED"}
+CHECKSUM_MODE_HEADER = {"x-amz-checksum-mode": "ENABLED"}
 """Asks a HEAD for the checksum the store verified at upload."""
+CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = dict(CHECKSUM_MODE_HEADER)
 SINGLE_PUT_MAX = 5 * 1024**3
 """S3's largest single PUT; larger uploads go multi-part."""
 SHA256_MISMATCH = ("XAmzContentSHA256Mismatch", "BadDigest")
@@ -34,13 +40,51 @@ def checksum_header(sha256: str) -> str:
 
 
 def checksum_hex(headers: Mapping[str, str]) -> str:
-    """The hex SHA-256 a store verified at upload (from a HEAD's lower-cased headers), or ""."""
+    """The hex SHA-256 a store verified at upload (from a HEAD's lower-cased headers), or ""
+    (also for an object uploaded in parts, whose checksum covers its parts' digests)."""
     value = headers.get("x-amz-checksum-sha256", "")
-    return base64.b64decode(value).hex() if value else ""
+    return base64.b64decode(value).hex() if value and "-" not in value else ""
+
+
+def composite_hex(part_digests: Sequence[bytes]) -> str:
+    """S3's composite SHA-256 of an object uploaded in parts: the digest of the parts'
+    digests, in order (hex)."""
+    return hashlib.sha256(b"".join(part_digests)).hexdigest()
 
 
 def _base_url(endpoint: str, secure: bool) -> str:
     return f"{'https' if secure else 'http'}://{endpoint}"
+
+
+def _signed(
+    settings: ObjectStoreSettings,
+    method: str,
+    path: str,
+    content_sha256: str,
+    headers: Mapping[str, str],
+) -> tuple[str, dict[str, str]]:
+    """URL and SigV4-signed headers of one request to the store (path with its query)."""
+    url = f"{_base_url(settings.endpoint, settings.secure)}{path}"
+    date = datetime.now(UTC)
+    unsigned = {
+        **headers,
+        "Host": urlsplit(url).netloc,
+        "x-amz-content-sha256": content_sha256,
+        "x-amz-date": to_amz_date(date),
+    }
+    credentials = Credentials(
+        settings.access_key.get_secret_value(), settings.secret_key.get_secret_value()
+    )
+    signed = sign_v4_s3(
+        method=method,
+        url=urlsplit(url),
+        region=settings.region,
+        headers=dict(unsigned),
+        credentials=credentials,
+        content_sha256=content_sha256,
+        date=date,
+    )
+    return url, {k: str(v) for k, v in signed.items()}
 
 
 def signed_put(
@@ -48,29 +92,12 @@ def signed_put(
 ) -> tuple[str, dict[str, str]]:
     """URL and headers of a PUT of `length` bytes that the store accepts only if they hash
     to `sha256` (the digest is also kept as the object's `sha256` metadata)."""
-    url = f"{_base_url(settings.endpoint, settings.secure)}/{bucket}/{quote(key)}"
-    date = datetime.now(UTC)
-    headers: dict[str, str] = {
-        "Host": urlsplit(url).netloc,
+    headers = {
         "Content-Length": str(length),
         "Content-Type": "application/octet-stream",
-        "x-amz-content-sha256": sha256,
-        "x-amz-date": to_amz_date(date),
         "x-amz-meta-sha256": sha256,
     }
-    credentials = Credentials(
-        settings.access_key.get_secret_value(), settings.secret_key.get_secret_value()
-    )
-    signed = sign_v4_s3(
-        method="PUT",
-        url=urlsplit(url),
-        region=settings.region,
-        headers=dict(headers),
-        credentials=credentials,
-        content_sha256=sha256,
-        date=date,
-    )
-    return url, {k: str(v) for k, v in signed.items()}
+    return _signed(settings, "PUT", f"/{bucket}/{quote(key)}", sha256, headers)
 
 
 async def _exactly(chunks: AsyncIterable[bytes], key: str, length: int) -> AsyncIterator[bytes]:
@@ -139,3 +166,129 @@ class StoreLinks:
         """A link that PUTs `key`; the client sends `x-amz-checksum-sha256` with it, and the
         store refuses a body that does not match that checksum."""
         return self._signer.presigned_put_object(self.bucket, key, expires=expires)
+
+    def upload_part(self, key: str, upload_id: str, number: int, expires: timedelta) -> str:
+        """A link that PUTs part `number` of an upload (with its `x-amz-checksum-sha256`)."""
+        query: dict[str, str | list[str] | tuple[str]] = {
+            "uploadId": upload_id,
+            "partNumber": str(number),
+        }
+        return self._signer.get_presigned_url(
+            "PUT", self.bucket, key, expires=expires, extra_query_params=query
+        )
+
+
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+REFUSED_PARTS = frozenset(
+    {"InvalidPart", "InvalidPartOrder", "NoSuchUpload", "EntityTooSmall", "InvalidArgument"}
+)
+"""What the store answers when the parts named do not make a valid object."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part the store accepted: number, ETag, and its SHA-256 (hex)."""
+
+    number: int
+    etag: str
+    sha256: str
+
+
+def _answer(body: bytes) -> tuple[str, dict[str, str]]:
+    """The root tag of an S3 XML answer (namespace dropped) and its children's texts."""
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - the store's own answer
+    except ET.ParseError:
+        return "", {}
+    return root.tag.removeprefix(S3_NS), {c.tag.removeprefix(S3_NS): c.text or "" for c in root}
+
+
+class MultipartUploads:
+    """Uploads in parts that the store verifies part by part (SHA-256 checksums): started
+    and completed here, the parts PUT by clients through signed links."""
+
+    def __init__(self, settings: ObjectStoreSettings, bucket: str) -> None:
+        self.settings = settings
+        self.bucket = bucket
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        """One connection pool for the process (a new client costs ~15 ms of TLS setup)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=PUT_TIMEOUT)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _path(self, key: str, query: str) -> str:
+        return f"/{self.bucket}/{quote(key)}" + (f"?{query}" if query else "")
+
+    async def _send(
+        self,
+        method: str,
+        key: str,
+        query: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        url, signed = _signed(
+            self.settings,
+            method,
+            self._path(key, query),
+            hashlib.sha256(body).hexdigest(),
+            {"Content-Length": str(len(body)), **(headers or {})},
+        )
+        try:
+            return await self._client().request(method, url, content=body, headers=signed)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"object store unreachable for {key}: {exc}") from exc
+
+    async def start(self, key: str) -> str:
+        """A new upload to `key` whose parts carry SHA-256 checksums; its upload id."""
+        resp = await self._send(
+            "POST", key, "uploads=", headers={"x-amz-checksum-algorithm": "SHA256"}
+        )
+        tag, fields = _answer(resp.content)
+        if not resp.is_success or tag != "InitiateMultipartUploadResult":
+            code = fields.get("Code", "")
+            raise Unavailable(f"object store refused an upload to {key}: {resp.status_code} {code}")
+        return fields["UploadId"]
+
+    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
+        """Join the parts; the composite SHA-256 (hex) the store computed over the parts'
+        verified digests. Invalid if a part is missing or its digest or ETag differs."""
+        items = "".join(
+            f"<Part><PartNumber>{p.number}</PartNumber><ETag>{escape(p.etag)}</ETag>"
+            f"<ChecksumSHA256>{checksum_header(p.sha256)}</ChecksumSHA256></Part>"
+            for p in parts
+        )
+        body = f"<CompleteMultipartUpload>{items}</CompleteMultipartUpload>".encode()
+        query = f"uploadId={quote(upload_id, safe='')}"
+        resp = await self._send("POST", key, query, body, {"Content-Type": "application/xml"})
+        tag, fields = _answer(resp.content)  # an error may come with 200 (S3's own rule)
+        if tag == "CompleteMultipartUploadResult" and resp.is_success:
+            value = fields.get("ChecksumSHA256", "")
+            return base64.b64decode(value.split("-", 1)[0]).hex() if value else ""
+        code, message = fields.get("Code", ""), fields.get("Message", "")
+        if code in REFUSED_PARTS:
+            raise Invalid(f"the store refused to join the parts of {key}: {code}: {message}")
+        raise Unavailable(f"object store could not join {key}: {resp.status_code} {code}")
+
+    async def abort(self, key: str, upload_id: str) -> None:
+        """Drop an upload and its parts (a no-op if it is gone)."""
+        await self._send("DELETE", key, f"uploadId={quote(upload_id, safe='')}")
+
+    async def joined(self, key: str) -> tuple[int, str] | None:
+        """Size and composite SHA-256 (hex) of an object joined from parts; None if there is
+        no object (its checksum is "" if it was not uploaded in checksummed parts)."""
+        resp = await self._send("HEAD", key, "", headers=CHECKSUM_MODE_HEADER)
+        if resp.status_code == 404:
+            return None
+        if not resp.is_success:
+            raise Unavailable(f"object store could not stat {key}: HTTP {resp.status_code}")
+        value = resp.headers.get("x-amz-checksum-sha256", "")
+        composite = base64.b64decode(value.split("-", 1)[0]).hex() if "-" in value else ""
+        return int(resp.headers.get("content-length", "0")), composite

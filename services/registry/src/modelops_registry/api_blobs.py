@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
-from modelops_contracts.api.registry import FileEntry
-from modelops_registry import domain, handlers
+from modelops_contracts.api.registry import CompleteUpload, FileEntry, StartUpload, UploadStarted
+from modelops_registry import blobs, domain, handlers
 from modelops_registry.api import DepsDep, VersionRef
 from modelops_registry.app_deps import Deps
 from modelops_registry.handlers_datasets import resolve_dataset
@@ -91,6 +91,27 @@ async def upload_link(sha256: Sha, deps: DepsDep) -> JSONResponse:
     return JSONResponse(body, status_code=status.HTTP_201_CREATED)
 
 
+@router.post(
+    "/v1/blobs/uploads",
+    summary="Start an upload in parts straight into the object store (large files)",
+    status_code=status.HTTP_201_CREATED,
+)
+async def start_upload(body: StartUpload, deps: DepsDep) -> UploadStarted:
+    """One signed link per part; PUT each part with `x-amz-checksum-sha256` (the store refuses
+    a part whose bytes differ), then complete. 404 when links are off (use PUT)."""
+    return await blobs.start_upload(deps, body.size)
+
+
+@router.post(
+    "/v1/blobs/uploads/{upload}/complete",
+    summary="Join the parts of an upload into a blob; its manifest entry's digests",
+)
+async def complete_upload(upload: str, body: CompleteUpload, deps: DepsDep) -> JSONResponse:
+    """The store joins the parts only if each one matches the digest named here; the answer
+    gives `sha256`, `size` and `blocks` for the file's manifest entry."""
+    return JSONResponse(await blobs.complete_upload(deps, upload, body))
+
+
 def _entry(doc: Document, path: str) -> FileEntry:
     for f in doc["files"]:
         if f["path"] == path:
@@ -105,11 +126,13 @@ Stream = Annotated[
 
 
 async def _file_response(deps: Deps, entry: FileEntry, stream: bool) -> Response:
-    key = blob_key(entry.sha256)
-    if await deps.store.stat(key) is None:
+    key = await blobs.locate(deps, entry)
+    if entry.blocks is None and await deps.store.stat(key) is None:
         raise NotFound(f"the stored blob of {entry.path!r} is missing")
     filename = entry.path.rsplit("/", 1)[-1]
     digest = {"etag": f'"{entry.sha256}"', "x-content-sha256": entry.sha256}
+    if entry.blocks is not None:
+        digest["x-content-blocks"] = f"{entry.blocks.part_size}:{entry.blocks.sha256}"
     if deps.links is not None and not stream:
         ttl = timedelta(seconds=deps.settings.store_link_ttl_s)
         link = deps.links.download(key, filename, ttl)
@@ -152,7 +175,7 @@ async def _zip_stream(deps: Deps, files: Sequence[FileEntry]) -> AsyncIterator[b
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
         for entry in files:
             with archive.open(entry.path, mode="w", force_zip64=True) as member:
-                async for chunk in deps.store.get_stream(blob_key(entry.sha256)):
+                async for chunk in deps.store.get_stream(await blobs.locate(deps, entry)):
                     member.write(chunk)
                     if len(sink.data) >= CHUNK:
                         yield sink.take()

@@ -7,9 +7,11 @@ from modelops_registry.ports import (
     Aliases,
     ArtifactStore,
     AuditLog,
+    Blobs,
     DatasetProfiler,
     Deployments,
     ModelInspector,
+    PartUploads,
     StoreLinks,
     Versions,
 )
@@ -32,11 +34,15 @@ class Deps:
     deployments: Deployments
     audit: AuditLog
     store: ArtifactStore
+    blobs: Blobs
+    """Files uploaded in parts (their objects are not at `blob_key(sha256)`)."""
     inspector: ModelInspector
     profiler: DatasetProfiler
     inbox: Inbox
     links: StoreLinks | None = None
     """Signs direct upload/download links; None streams every byte through the registry."""
+    parts: PartUploads | None = None
+    """Starts and joins uploads in parts (with links only)."""
     buckets: Callable[[str], ArtifactStore] | None = None
     """Another bucket of the same store (run outputs the jobs service kept), or None."""
     kick: Callable[[], None] = _no_kick

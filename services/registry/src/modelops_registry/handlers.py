@@ -11,12 +11,11 @@ import structlog
 from modelops_contracts.api.registry import FileEntry, RegisterModelVersion
 from modelops_contracts.events import Event, ModelVersionRegistered
 from modelops_contracts.types import Framework
-from modelops_registry import domain
+from modelops_registry import blobs, domain
 from modelops_registry.app_deps import Deps
 from modelops_registry.domain import IdempotencyKeyTaken, Selector, VersionTaken
 from modelops_registry.ports import Document, VersionQuery, Versions
 from modelops_servicekit.errors import Conflict, Invalid, NotFound, Unavailable
-from modelops_servicekit.objects import blob_key
 
 log = structlog.get_logger(__name__)
 MakeEvent = Callable[[Document], Event]
@@ -28,20 +27,13 @@ async def check_blobs(deps: Deps, files: Sequence[FileEntry]) -> None:
 
     async def problem(f: FileEntry) -> str | None:
         async with limit:
-            stored = await deps.store.stat(blob_key(f.sha256))
-        if stored is None:
-            return f"{f.path}: blob {f.sha256} not uploaded"
-        if stored.size != f.size:
-            return f"{f.path}: stored blob has size {stored.size}, manifest says {f.size}"
-        if stored.sha256 != f.sha256:
-            return f"{f.path}: stored blob's sha256 is {stored.sha256 or 'unknown'}, not {f.sha256}"
-        return None
+            return await blobs.problem(deps, f)
 
     problems = [p for p in await asyncio.gather(*(problem(f) for f in files)) if p]
     if problems:
         raise Invalid(
             f"{len(problems)} file(s) missing or different: {'; '.join(problems[:5])} "
-            "(upload each with PUT /v1/blobs/{sha256} first)",
+            "(upload each with PUT /v1/blobs/{sha256}, or in parts, first)",
             field="files",
             problems=problems[:100],
         )

@@ -8,7 +8,7 @@ import asyncio
 import pickletools
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -18,9 +18,11 @@ import structlog
 from modelops_contracts.api.registry import FileEntry
 from modelops_contracts.types import Framework
 from modelops_servicekit.errors import Invalid
-from modelops_servicekit.objects import ObjectStore, blob_key
+from modelops_servicekit.objects import ObjectStore
 
 log = structlog.get_logger(__name__)
+Locate = Callable[[FileEntry], Awaitable[str]]
+"""The object key of a file's bytes (NotFound if they are not stored)."""
 
 ONNX_TYPES = {
     1: "FP32", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
@@ -141,15 +143,16 @@ def _candidates(files: Sequence[FileEntry], max_bytes: int) -> list[FileEntry]:
 class BlobInspector:
     """Fetches candidate files from the blob store into a temp dir and sniffs them."""
 
-    def __init__(self, store: ObjectStore, max_bytes: int) -> None:
+    def __init__(self, store: ObjectStore, locate: Locate, max_bytes: int) -> None:
         self._store = store
+        self._locate = locate
         self._max_bytes = max_bytes
 
     async def inspect(self, files: Sequence[FileEntry]) -> Detected:
         with tempfile.TemporaryDirectory(prefix="registry-inspect-") as tmp:
             for entry in _candidates(files, self._max_bytes):
                 local = Path(tmp) / f"f{PurePosixPath(entry.path).suffix.lower()}"
-                await self._store.get_file(blob_key(entry.sha256), local)
+                await self._store.get_file(await self._locate(entry), local)
                 try:
                     detected = await asyncio.to_thread(sniff, local)
                 except Exception as exc:  # a file we cannot parse is simply not detected

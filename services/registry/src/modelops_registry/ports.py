@@ -9,6 +9,7 @@ from modelops_contracts.api.registry import FileEntry
 from modelops_contracts.events import Event
 from modelops_registry.inspection import Detected
 from modelops_servicekit.objects import ObjectStore
+from modelops_servicekit.s3direct import Part
 
 Document = dict[str, Any]
 
@@ -89,11 +90,32 @@ class ArtifactStore(ObjectStore, Protocol):
     async def ping(self) -> bool: ...
 
 
+class Blobs(Protocol):
+    """Files uploaded in parts, found by their digests: `{_id, key, size, created_at}`."""
+
+    async def get(self, blob_id: str) -> Document | None: ...
+    async def add(self, doc: Document) -> Document:
+        """Insert, or return the one stored first under the same id."""
+
+
 class StoreLinks(Protocol):
     """Signs time-limited links that move a blob straight to or from the store."""
 
     def download(self, key: str, filename: str, expires: timedelta) -> str: ...
     def upload(self, key: str, expires: timedelta) -> str: ...
+    def upload_part(self, key: str, upload_id: str, number: int, expires: timedelta) -> str: ...
+
+
+class PartUploads(Protocol):
+    """Uploads in parts the store verifies part by part."""
+
+    async def start(self, key: str) -> str: ...
+    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
+        """The composite SHA-256 (hex) of the joined object; Invalid if the parts differ."""
+
+    async def abort(self, key: str, upload_id: str) -> None: ...
+    async def joined(self, key: str) -> tuple[int, str] | None:
+        """Size and composite SHA-256 (hex) of a joined object; None if there is none."""
 
 
 class ModelInspector(Protocol):

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from modelops_contracts.api.registry import FileEntry
+from modelops_registry.inspection import Locate
 from modelops_servicekit.errors import Invalid
-from modelops_servicekit.objects import ObjectStore, blob_key
+from modelops_servicekit.objects import ObjectStore
 
 TOP_VALUES = 5
 
@@ -74,8 +75,9 @@ def profile_files(paths: Sequence[Path], fmt: str) -> dict[str, Any]:
 class BlobProfiler:
     """Downloads a dataset version's blobs (verified) and profiles them."""
 
-    def __init__(self, store: ObjectStore, max_bytes: int) -> None:
+    def __init__(self, store: ObjectStore, locate: Locate, max_bytes: int) -> None:
         self._store = store
+        self._locate = locate
         self._max_bytes = max_bytes
 
     async def profile(self, files: Sequence[FileEntry], fmt: str) -> dict[str, Any]:
@@ -86,6 +88,6 @@ class BlobProfiler:
             paths = []
             for i, entry in enumerate(files):
                 local = Path(tmp) / f"{i}.{fmt}"
-                await self._store.get_file(blob_key(entry.sha256), local)
+                await self._store.get_file(await self._locate(entry), local)
                 paths.append(local)
             return await asyncio.to_thread(profile_files, paths, fmt)

@@ -176,6 +176,29 @@ class MongoDeployments:
         return await self.collection.find(query).to_list()
 
 
+class MongoBlobs:
+    """`blobs`: files uploaded in parts, by (sha256, part size, block digest); first wins."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection: AsyncCollection[Document] = db["blobs"]
+
+    async def ensure_indexes(self) -> None:
+        return None  # looked up by _id only
+
+    async def get(self, blob_id: str) -> Document | None:
+        return await self.collection.find_one({"_id": blob_id})
+
+    async def add(self, doc: Document) -> Document:
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.get(str(doc["_id"]))
+            if existing is not None:
+                return existing
+            raise
+        return doc
+
+
 class MongoAudit:
     """`audit`: append-only; the event id is the key, so a redelivery writes nothing new."""
 

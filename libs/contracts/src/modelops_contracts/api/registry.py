@@ -11,14 +11,79 @@ _BODY = ConfigDict(extra="forbid", protected_namespaces=())
 _VIEW = ConfigDict(extra="ignore", protected_namespaces=())
 
 
+MiB = 1024 * 1024
+PART_SIZE_MIN = 5 * MiB
+"""S3's smallest part (every part but the last)."""
+PART_SIZE_MAX = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+MAX_BLOB_SIZE = 5 * 1024 * 1024 * MiB
+"""S3's largest object: 5 TiB."""
+
+
+class BlockDigest(BaseModel):
+    """SHA-256 over the SHA-256s of a file's consecutive `part_size` blocks (S3's composite
+    SHA-256 checksum). The object store verified each block's digest as it arrived, so a
+    download can check the file block by block, on every core."""
+
+    model_config = _BODY
+
+    part_size: int = Field(ge=PART_SIZE_MIN, le=PART_SIZE_MAX)
+    sha256: Sha256
+
+
 class FileEntry(BaseModel):
-    """One file of a version: its relative path, its digest and its size."""
+    """One file of a version: its relative path, its digest and its size (and, for a file
+    uploaded in parts, the block digest the store verified)."""
 
     model_config = _BODY
 
     path: str = Field(min_length=1, max_length=1024)
     sha256: Sha256
     size: int = Field(ge=0)
+    blocks: BlockDigest | None = None
+
+
+class StartUpload(BaseModel):
+    """Upload one file in parts, straight into the object store."""
+
+    model_config = _BODY
+
+    size: int = Field(ge=1, le=MAX_BLOB_SIZE, description="the file's size in bytes")
+
+
+class UploadStarted(BaseModel):
+    """Where to PUT each part: part N (1-based) is bytes [(N-1)*part_size, N*part_size), sent
+    with `x-amz-checksum-sha256: base64(sha256(part))`; the store refuses a part that differs."""
+
+    model_config = _VIEW
+
+    upload: str
+    upload_id: str
+    part_size: int
+    parts: list[str]
+    expires_at: datetime
+
+
+class UploadedPart(BaseModel):
+    """A part the store accepted: its number, the ETag it answered and the part's SHA-256."""
+
+    model_config = _BODY
+
+    number: int = Field(ge=1, le=MAX_PARTS)
+    etag: str = Field(min_length=1, max_length=200)
+    sha256: Sha256
+
+
+class CompleteUpload(BaseModel):
+    """Join the parts into the blob; `sha256` is the whole file's digest."""
+
+    model_config = _BODY
+
+    upload_id: str = Field(min_length=1, max_length=1024)
+    sha256: Sha256
+    size: int = Field(ge=1, le=MAX_BLOB_SIZE)
+    part_size: int = Field(ge=PART_SIZE_MIN, le=PART_SIZE_MAX)
+    parts: list[UploadedPart] = Field(min_length=1, max_length=MAX_PARTS)
 
 
 class TensorSpec(BaseModel):
