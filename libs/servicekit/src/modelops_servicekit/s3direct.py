@@ -277,10 +277,6 @@ class MultipartUploads:
             raise Invalid(f"the store refused to join the parts of {key}: {code}: {message}")
         raise Unavailable(f"object store could not join {key}: {resp.status_code} {code}")
 
-    async def abort(self, key: str, upload_id: str) -> None:
-        """Drop an upload and its parts (a no-op if it is gone)."""
-        await self._send("DELETE", key, f"uploadId={quote(upload_id, safe='')}")
-
     async def joined(self, key: str) -> tuple[int, str] | None:
         """Size and composite SHA-256 (hex) of an object joined from parts; None if there is
         no object (its checksum is "" if it was not uploaded in checksummed parts)."""

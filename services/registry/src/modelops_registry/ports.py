@@ -113,7 +113,6 @@ class PartUploads(Protocol):
     async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
         """The composite SHA-256 (hex) of the joined object; Invalid if the parts differ."""
 
-    async def abort(self, key: str, upload_id: str) -> None: ...
     async def joined(self, key: str) -> tuple[int, str] | None:
         """Size and composite SHA-256 (hex) of a joined object; None if there is none."""
 
