@@ -79,6 +79,11 @@ def safe_target(root: Path, relative: str) -> Path:
     return target
 
 
+def block_digest(digests: Sequence[bytes]) -> str:
+    """SHA-256 (hex) over the blocks' SHA-256s, in order: S3's composite checksum."""
+    return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
 class BlockHasher:
     """The block digest of a stream: SHA-256 over its `part_size` blocks' SHA-256s."""
 
@@ -105,7 +110,7 @@ class BlockHasher:
     def hexdigest(self) -> str:
         if self._filled or not self.digests:
             self._close_block()
-        return hashlib.sha256(b"".join(self.digests)).hexdigest()
+        return block_digest(self.digests)
 
 
 class Verifier:
@@ -283,7 +288,7 @@ class Transfers:
                     return False
         finally:
             os.close(fd)
-        verifier.check(hashlib.sha256(b"".join(digests)).hexdigest())
+        verifier.check(block_digest(digests))
         return True
 
     def put_link(self, link: dict[str, Any], path: Path, size: int, progress: Progress) -> bool:

@@ -46,12 +46,6 @@ def checksum_hex(headers: Mapping[str, str]) -> str:
     return base64.b64decode(value).hex() if value and "-" not in value else ""
 
 
-def composite_hex(part_digests: Sequence[bytes]) -> str:
-    """S3's composite SHA-256 of an object uploaded in parts: the digest of the parts'
-    digests, in order (hex)."""
-    return hashlib.sha256(b"".join(part_digests)).hexdigest()
-
-
 def _base_url(endpoint: str, secure: bool) -> str:
     return f"{'https' if secure else 'http'}://{endpoint}"
 
@@ -257,9 +251,9 @@ class MultipartUploads:
             raise Unavailable(f"object store refused an upload to {key}: {resp.status_code} {code}")
         return fields["UploadId"]
 
-    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
-        """Join the parts; the composite SHA-256 (hex) the store computed over the parts'
-        verified digests. Invalid if a part is missing or its digest or ETag differs."""
+    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> None:
+        """Join the parts (`joined` tells the composite SHA-256 the store computed over their
+        verified digests). Invalid if a part is missing or its digest or ETag differs."""
         items = "".join(
             f"<Part><PartNumber>{p.number}</PartNumber><ETag>{escape(p.etag)}</ETag>"
             f"<ChecksumSHA256>{checksum_header(p.sha256)}</ChecksumSHA256></Part>"
@@ -270,8 +264,7 @@ class MultipartUploads:
         resp = await self._send("POST", key, query, body, {"Content-Type": "application/xml"})
         tag, fields = _answer(resp.content)  # an error may come with 200 (S3's own rule)
         if tag == "CompleteMultipartUploadResult" and resp.is_success:
-            value = fields.get("ChecksumSHA256", "")
-            return base64.b64decode(value.split("-", 1)[0]).hex() if value else ""
+            return
         code, message = fields.get("Code", ""), fields.get("Message", "")
         if code in REFUSED_PARTS:
             raise Invalid(f"the store refused to join the parts of {key}: {code}: {message}")

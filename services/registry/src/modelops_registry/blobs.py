@@ -132,14 +132,14 @@ async def complete_upload(deps: Deps, upload: str, body: CompleteUpload) -> dict
         raise NotFound("uploads in parts are off here: PUT /v1/blobs/{sha256} instead")
     parts = _check_parts(body)
     key = upload_key(upload)
+    refused: Invalid | None = None
     try:
         await deps.parts.complete(key, body.upload_id, parts)
-    except Invalid:
-        if await deps.parts.joined(key) is None:  # not completed before (a retry) either
-            raise
+    except Invalid as exc:
+        refused = exc  # unless an earlier completion joined them (this is a retry)
     joined = await deps.parts.joined(key)
     if joined is None:
-        raise Unavailable(f"the store joined the parts of upload {upload} but has no object")
+        raise refused or Unavailable(f"the store joined upload {upload} but has no object")
     size, composite = joined
     if size != body.size:
         await deps.store.delete(key)

@@ -110,8 +110,8 @@ class PartUploads(Protocol):
     """Uploads in parts the store verifies part by part."""
 
     async def start(self, key: str) -> str: ...
-    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> str:
-        """The composite SHA-256 (hex) of the joined object; Invalid if the parts differ."""
+    async def complete(self, key: str, upload_id: str, parts: Sequence[Part]) -> None:
+        """Join the parts; Invalid if they differ from the digests and ETags named."""
 
     async def joined(self, key: str) -> tuple[int, str] | None:
         """Size and composite SHA-256 (hex) of a joined object; None if there is none."""
