@@ -1,5 +1,6 @@
 """The outbox against real MongoDB-wire and NATS servers, with real process kills."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from modelops_contracts.events import ModelVersionDeleted
 from modelops_servicekit.bus import Bus, NatsEventPublisher, make_broker
-from modelops_servicekit.mongo import Document
+from modelops_servicekit.mongo import Document, open_mongo
 from modelops_servicekit.outbox import OUTBOX_FIELD, OutboxRelay, push_outbox, with_outbox
 from modelops_servicekit.settings import MongoSettings, NatsSettings
 from modelops_testkit.consumers import run_python
@@ -81,3 +82,36 @@ async def test_an_update_and_its_events_are_one_write(
     assert doc["n"] == 1
     assert [e["event_id"] for e in doc[OUTBOX_FIELD]] == [str(first.event_id), str(second.event_id)]
     assert with_outbox({"x": 1}, [])[OUTBOX_FIELD] == []
+
+
+async def test_an_update_racing_the_relays_pull_keeps_its_state_and_its_event(
+    nats_settings: NatsSettings,
+    mongo_settings: MongoSettings,
+    streams: Bus,
+    bus_probe: BusProbe,
+) -> None:
+    """The service's own database (open_mongo): the relay pulls a published event from a
+    document while its owner writes the next state and event into it, 60 times over."""
+    rounds = 60
+    broker = make_broker(nats_settings, service="writer")
+    await broker.connect()
+    try:
+        async with open_mongo(mongo_settings) as db:
+            things = db["things"]
+            relay = OutboxRelay(NatsEventPublisher(broker, streams), [db["things"]])
+            for version in range(1, rounds + 1):
+                first = ModelVersionDeleted(model_name="race", version=version)
+                await things.insert_one(with_outbox({"_id": version, "state": 1}, [first]))
+                second = ModelVersionDeleted(model_name="race-next", version=version)
+                update = push_outbox({"$set": {"state": 2}}, [second])
+                await asyncio.gather(relay.drain(), things.update_one({"_id": version}, update))
+            while await relay.drain():
+                pass
+            states = [d["state"] async for d in things.find({}, {"state": 1})]
+    finally:
+        await broker.stop()
+    assert states == [2] * rounds  # no update written over by the relay's copy
+    await bus_probe.expect(ModelVersionDeleted, lambda e: e.model_name == "race", count=rounds)
+    await bus_probe.expect(  # and no event pushed beside a pull lost
+        ModelVersionDeleted, lambda e: e.model_name == "race-next", count=rounds
+    )

@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from modelops_servicekit.bus import Bus, delete_streams, ensure_streams, make_broker
-from modelops_servicekit.mongo import Document
+from modelops_servicekit.mongo import Document, open_mongo
 from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.settings import (
     MongoSettings,
@@ -84,10 +84,9 @@ async def bus_probe(streams: Bus, real_stack: Stack) -> AsyncIterator[BusProbe]:
 
 @pytest.fixture
 async def mongo_db(mongo_settings: MongoSettings) -> AsyncIterator[AsyncDatabase[Document]]:
-    """This test's own database, dropped afterwards."""
-    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_settings.url, tz_aware=True)
-    yield client[mongo_settings.database]
-    await client.close()
+    """This test's own database, dropped afterwards (opened as services open theirs)."""
+    async with open_mongo(mongo_settings) as db:
+        yield db
 
 
 def _drop_buckets(settings: ObjectStoreSettings, prefix: str) -> None:

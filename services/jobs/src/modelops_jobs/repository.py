@@ -1,6 +1,5 @@
 """MongoDB (FerretDB locally) implementations of the jobs' ports."""
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -77,13 +76,12 @@ class MongoClaims:
 class MongoRuns:
     """`runs`: one document per run (`_id` = run id), its outbox inside.
 
-    This process's writes to runs go one at a time: FerretDB applies an update by rewriting the
-    whole document, so a heartbeat racing a state change could write the old state back (seen:
-    a started run read back as queued, a finished one left running and swept as an orphan)."""
+    A heartbeat and a state change of one run may race; on FerretDB the database serializes
+    updates per collection (`modelops_servicekit.mongo`), else one could write the old state
+    back (seen: a started run read back as queued, a finished one swept as an orphan)."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection: AsyncCollection[Document] = db["runs"]
-        self._writes = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("job_name", ASCENDING), ("created_at", DESCENDING)])
@@ -110,8 +108,7 @@ class MongoRuns:
     ) -> bool:
         query = {"_id": run_id, "state": {"$in": [s.value for s in allowed_from]}}
         update = push_outbox({"$set": {**fields, "state": target.value}}, events)
-        async with self._writes:
-            result = await self.collection.update_one(query, update)
+        result = await self.collection.update_one(query, update)
         return result.modified_count == 1
 
     async def active_of(self, job_name: str) -> str | None:
@@ -123,8 +120,7 @@ class MongoRuns:
     async def heartbeat(self, run_ids: Sequence[str], at: datetime) -> None:
         if run_ids:
             query = {"_id": {"$in": list(run_ids)}}
-            async with self._writes:
-                await self.collection.update_many(query, {"$set": {"heartbeat_at": at}})
+            await self.collection.update_many(query, {"$set": {"heartbeat_at": at}})
 
     async def stale(self, before: datetime) -> list[Document]:
         query = {
