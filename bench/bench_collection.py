@@ -39,7 +39,9 @@ from typing import cast
 
 import httpx
 
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.processes import free_port
+from modelops_testkit.servers import stack
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_gateway import (
@@ -233,8 +235,8 @@ def main() -> None:
                                dict(os.environ), Path(tmp) / "model.log"))  # fmt: skip
             wait_ready(model + "/v2/health/ready", procs[-1])
             env = {**os.environ, "MODELOPS_NATS__NAMESPACE": namespace,
-                   "MODELOPS_MONGO__DATABASE": "benchgw_scoring_gateway",
-                   "MODELOPS_OBJECTS__BUCKET": "benchgw-scoring-gateway",
+                   "MODELOPS_MONGO__DATABASE": f"{namespace}_scoring_gateway",
+                   "MODELOPS_OBJECTS__BUCKET": f"{namespace}-scoring-gateway",
                    "MODELOPS_HTTP__PORT": str(gateway_port),
                    "MODELOPS_DEPLOYER_URL": stand_in_deployer(model),
                    "MODELOPS_LOG__LEVEL": "WARNING"}  # fmt: skip
@@ -253,6 +255,7 @@ def main() -> None:
             for proc in procs:
                 proc.wait(20)
             path = asyncio.run(logging_path(namespace, answer, PATH_REQUESTS))
+            asyncio.run(remove_namespace(stack(), namespace))
     assert path is not None
     print(where)
     print_table(rows)

@@ -28,13 +28,13 @@ import nats
 import pyarrow.parquet as pq  # type: ignore[import-untyped]  # no type information shipped
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from pymongo import AsyncMongoClient
 
 from modelops_contracts.events import PredictionLogged
 from modelops_scoring_gateway.sampling import Record, to_messages
-from modelops_servicekit.bus import Bus, delete_streams, ensure_streams, make_broker
+from modelops_servicekit.bus import Bus, ensure_streams, make_broker
 from modelops_servicekit.objects import MinioObjectStore
 from modelops_servicekit.settings import NatsSettings, ObjectStoreSettings
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.processes import ServiceFleet
 from modelops_testkit.servers import stack
 
@@ -129,9 +129,8 @@ async def run(n: int, per_message: int) -> None:
     finally:
         fleet.stop_all()
         await nc.close()
-        await delete_streams(broker, bus)
         await broker.stop()
-        await cleanup(real, namespace)
+        await remove_namespace(real, namespace)
     report(n, len(payloads), stored, publish_s, total_s, mid_s, rows, unique)
 
 
@@ -182,16 +181,6 @@ async def count_rows(real, namespace: str) -> tuple[int, int]:  # type: ignore[n
         total += len(column)
         ids.update(column.to_pylist())
     return total, len(ids)
-
-
-async def cleanup(real, namespace: str) -> None:  # type: ignore[no-untyped-def]  # Stack
-    store = _store(real, namespace)
-    for key in await store.list(""):
-        await store.delete(key)
-    await asyncio.to_thread(store.client.remove_bucket, store.bucket)
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(real.mongo_url)
-    await client.drop_database(f"{namespace}_data_collector")
-    await client.close()
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ gateway, against `mlflow models serve` of the same model (a separate MLflow virt
 """
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -35,8 +36,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_loadgen import LoadResult, run_load
 
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.models import write_onnx_model
 from modelops_testkit.processes import free_port
+from modelops_testkit.servers import stack
 
 SERVER_CORE, LOAD_CORE = "1", "0"
 Pair = tuple[int, LoadResult, LoadResult]
@@ -99,6 +102,11 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                                 stderr=subprocess.STDOUT)  # fmt: skip
 
 
+def namespace_of(tag: str) -> str:
+    """The bus namespace, database and bucket prefix of one gateway (removed after the run)."""
+    return f"benchgw{tag}"
+
+
 def behind_gateway(
     model_dir: Path, tmp: Path, procs: list[subprocess.Popen[bytes]], tag: str
 ) -> tuple[str, str]:
@@ -111,9 +119,9 @@ def behind_gateway(
                         "--max-pending", "4096", "--max-concurrency", "64"],
                        dict(os.environ), tmp / f"model-{tag}.log"))  # fmt: skip
     wait_ready(model + "/v2/health/ready", procs[-1])
-    env = {**os.environ, "MODELOPS_NATS__NAMESPACE": f"benchgw{tag}",
-           "MODELOPS_MONGO__DATABASE": f"benchgw{tag}_scoring_gateway",
-           "MODELOPS_OBJECTS__BUCKET": f"benchgw{tag}-scoring-gateway",
+    env = {**os.environ, "MODELOPS_NATS__NAMESPACE": namespace_of(tag),
+           "MODELOPS_MONGO__DATABASE": f"{namespace_of(tag)}_scoring_gateway",
+           "MODELOPS_OBJECTS__BUCKET": f"{namespace_of(tag)}-scoring-gateway",
            "MODELOPS_HTTP__PORT": str(gateway_port),
            "MODELOPS_DEPLOYER_URL": stand_in_deployer(model),
            "MODELOPS_LOG__LEVEL": "WARNING"}  # fmt: skip
@@ -255,8 +263,12 @@ def main() -> None:
     opts = parser.parse_args()
     levels = [int(c) for c in opts.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = overhead(levels, opts.seconds, opts.rounds, Path(tmp))
-        e2e = [] if opts.no_mlflow else against_mlflow(levels, opts.seconds, Path(tmp))
+        try:
+            rows = overhead(levels, opts.seconds, opts.rounds, Path(tmp))
+            e2e = [] if opts.no_mlflow else against_mlflow(levels, opts.seconds, Path(tmp))
+        finally:
+            for tag in ("tiny", "rf"):
+                asyncio.run(remove_namespace(stack(), namespace_of(tag)))
     print_table(rows)
     if e2e:
         print_e2e(e2e)

@@ -26,11 +26,11 @@ from modelops_contracts.types import Framework
 from modelops_servicekit.bus import (
     Bus,
     NatsEventPublisher,
-    delete_streams,
     ensure_streams,
     make_broker,
 )
 from modelops_servicekit.settings import NatsSettings
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.processes import ServiceFleet, free_port
 from modelops_testkit.servers import stack
 
@@ -191,11 +191,8 @@ async def run() -> None:
     finally:
         fleet.stop_all()
         await asyncio.sleep(1.0)  # the notifier's connections are gone before the drop
-        await delete_streams(broker, bus)
         await broker.stop()
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(real.mongo_url)
-        await client.drop_database(f"{namespace}_notifier")
-        await client.close()
+        await remove_namespace(real, namespace)
         rec.join(timeout=5)
     report(
         seen, sample, sent, lat_events, burst_events, burst_start, burst_published, want, secrets

@@ -16,17 +16,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from minio import Minio
-from pymongo import MongoClient
 
 from modelops_client.registry import RegistryClient
-from modelops_servicekit.bus import Bus, delete_streams, make_broker
-from modelops_servicekit.settings import NatsSettings
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.processes import ServiceFleet
-from modelops_testkit.servers import Stack, stack
+from modelops_testkit.servers import stack
 
 MB = 1024 * 1024
 CHUNK = 4 * MB
@@ -128,26 +125,6 @@ def medians(rounds: list[list[tuple[str, float, float]]]) -> list[tuple[str, flo
     ]
 
 
-def cleanup(real: Stack, namespace: str, minio: Minio) -> None:
-    for bucket in minio.list_buckets():
-        if bucket.name.startswith(namespace):
-            for obj in minio.list_objects(bucket.name, recursive=True):
-                minio.remove_object(bucket.name, str(obj.object_name))
-            minio.remove_bucket(bucket.name)
-    mongo: MongoClient[dict[str, Any]]
-    with MongoClient(real.mongo_url) as mongo:
-        mongo.drop_database(f"{namespace}_registry")  # by name: listing is slow on FerretDB
-
-    async def streams() -> None:
-        settings = NatsSettings(url=real.nats_url, namespace=namespace)
-        broker = make_broker(settings, service="bench")
-        await broker.connect()
-        await delete_streams(broker, Bus(settings, "bench"))
-        await broker.stop()
-
-    asyncio.run(streams())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100,1000", help="file sizes in MB, comma-separated")
@@ -173,7 +150,7 @@ def main() -> None:
                 rows += medians(rounds)
         finally:
             fleet.stop_all()
-            cleanup(real, namespace, minio)
+            asyncio.run(remove_namespace(real, namespace))
     print(f"\nregistrations: {seq:.1f} versions/s sequential, "
           f"{conc:.1f} versions/s with {args.concurrency} concurrent clients "
           f"({args.registrations} each)")  # fmt: skip

@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from minio import Minio
 from pydantic import SecretStr
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from modelops_servicekit.bus import Bus, delete_streams, ensure_streams, make_broker
@@ -22,8 +20,8 @@ from modelops_servicekit.settings import (
     ObjectStoreSettings,
     ServiceSettings,
 )
+from modelops_testkit.cleanup import remove_namespace
 from modelops_testkit.probe import BusProbe
-from modelops_testkit.processes import PEER_URL_ENV
 from modelops_testkit.servers import Stack, stack
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -89,20 +87,6 @@ async def mongo_db(mongo_settings: MongoSettings) -> AsyncIterator[AsyncDatabase
         yield db
 
 
-def _drop_buckets(settings: ObjectStoreSettings, prefix: str) -> None:
-    client = Minio(
-        settings.endpoint,
-        access_key=settings.access_key.get_secret_value(),
-        secret_key=settings.secret_key.get_secret_value(),
-        secure=settings.secure,
-    )
-    for bucket in client.list_buckets():
-        if bucket.name.startswith(prefix):
-            for obj in client.list_objects(bucket.name, recursive=True):
-                client.remove_object(bucket.name, str(obj.object_name))
-            client.remove_bucket(bucket.name)
-
-
 @pytest.fixture
 async def object_store(object_settings: ObjectStoreSettings) -> MinioObjectStore:
     """A MinIO store on this test's own bucket."""
@@ -118,17 +102,7 @@ async def _cleanup_namespace(request: pytest.FixtureRequest, namespace: str) -> 
     if "real_stack" not in request.fixturenames:
         return
     real: Stack = request.getfixturevalue("real_stack")
-    client: AsyncMongoClient[Document] = AsyncMongoClient(real.mongo_url)
-    # Named drops: listing every database is slow on FerretDB's SQLite backend.
-    for name in [f"{namespace}_test", *(f"{namespace}_{service}" for service in PEER_URL_ENV)]:
-        await client.drop_database(name)
-    await client.close()
-    settings = ObjectStoreSettings(
-        endpoint=real.s3_endpoint,
-        access_key=SecretStr(real.s3_access_key),
-        secret_key=SecretStr(real.s3_secret_key),
-    )
-    await asyncio.to_thread(_drop_buckets, settings, namespace)
+    await remove_namespace(real, namespace, streams=False)  # the streams fixture has them
 
 
 @pytest.fixture
