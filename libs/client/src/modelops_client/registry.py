@@ -33,12 +33,14 @@ from modelops_contracts.api.registry import (
     DatasetVersionInfo,
     DatasetVersionPage,
     FileEntry,
+    FileLink,
     ModelVersionInfo,
     ModelVersionPage,
     RegisterDatasetVersion,
     RegisterModelVersion,
     UpdateModelVersion,
     UploadStarted,
+    VersionFiles,
 )
 from modelops_contracts.events import Lineage
 from modelops_contracts.types import Framework
@@ -133,7 +135,7 @@ class RegistryClient(ServiceClient):
         started = UploadStarted.model_validate(resp.json())
         progress.start(relative, size)
         try:
-            sha, parts = self.transfers.put_parts(started, local, size, progress)
+            sha, b3, parts = self.transfers.put_parts(started, local, size, progress)
         except StoreUnreachable:
             return None
         finally:
@@ -141,13 +143,16 @@ class RegistryClient(ServiceClient):
         body = CompleteUpload(
             upload_id=started.upload_id,
             sha256=sha,
+            blake3=b3,
             size=size,
             part_size=started.part_size,
             parts=parts,
         )
         path = f"/v1/blobs/uploads/{started.upload}/complete"
         done = self._retrying("POST", path, json=body.model_dump(mode="json")).json()
-        return FileEntry(path=relative, sha256=sha, size=size, blocks=done["blocks"])
+        return FileEntry(
+            path=relative, sha256=sha, size=size, blocks=done["blocks"], blake3=done.get("blake3")
+        )
 
     def _put_blob(self, sha: str, local: Path, size: int, progress: Progress) -> None:
         """Straight into the store by a signed link when the registry offers one and the
@@ -271,11 +276,13 @@ class RegistryClient(ServiceClient):
     def download_model(
         self, ref: str, dest: Path, *, as_zip: bool = False, progress: Progress | None = None
     ) -> Path:
-        """Every file of a version into a folder (or one zip), each verified."""
-        info = self.get_model(ref)
-        base = f"/v1/models/{info.model_name}/versions/{info.version}"
-        label = f"{info.model_name}-{info.version}"
-        return self._download(base, info.files, label, dest, as_zip, progress or Silent())
+        """Every file of a version into a folder (or one zip), each verified. One call to the
+        registry lists the files with signed links; the bytes come straight from the store."""
+        resp = self.request("GET", f"{self._version_path(ref)}/files")
+        listing = VersionFiles.model_validate(resp.json())
+        base = f"/v1/models/{listing.name}/versions/{listing.version}"
+        label = f"{listing.name}-{listing.version}"
+        return self._download(base, listing.files, label, dest, as_zip, progress or Silent())
 
     # -- datasets ----------------------------------------------------------------------------
     def register_dataset(
@@ -325,7 +332,7 @@ class RegistryClient(ServiceClient):
     def _download(
         self,
         base: str,
-        files: Sequence[FileEntry],
+        files: Sequence[FileLink],
         label: str,
         dest: Path,
         as_zip: bool,
@@ -342,6 +349,7 @@ class RegistryClient(ServiceClient):
             return target
         for f in files:
             target = safe_target(dest, f.path)
-            url = f"{base}/files/{quote(f.path)}"
-            self.transfers.fetch(url, {}, target, f.path, f.size, progress, Verifier(f))
+            path = f"{base}/files/{quote(f.path)}"
+            verifier = Verifier(f)
+            self.transfers.fetch(path, {}, target, f.path, f.size, progress, verifier, f.url)
         return dest

@@ -18,6 +18,9 @@ ArtifactUri = Annotated[
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 """A lower-case hex SHA-256 digest."""
 
+Blake3 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A lower-case hex BLAKE3 digest (32 bytes, what `b3sum` prints)."""
+
 Version = Annotated[int, Field(ge=1)]
 """A version number: 1, 2, 3, ... contiguous per name."""
 

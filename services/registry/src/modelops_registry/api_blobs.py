@@ -9,7 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
-from modelops_contracts.api.registry import CompleteUpload, FileEntry, StartUpload, UploadStarted
+from modelops_contracts.api.registry import (
+    CompleteUpload,
+    FileEntry,
+    StartUpload,
+    UploadStarted,
+    VersionFiles,
+)
 from modelops_registry import blobs, domain, handlers
 from modelops_registry.api import DepsDep, VersionRef
 from modelops_registry.app_deps import Deps
@@ -108,7 +114,7 @@ async def start_upload(body: StartUpload, deps: DepsDep) -> UploadStarted:
 )
 async def complete_upload(upload: str, body: CompleteUpload, deps: DepsDep) -> JSONResponse:
     """The store joins the parts only if each one matches the digest named here; the answer
-    gives `sha256`, `size` and `blocks` for the file's manifest entry."""
+    gives `sha256`, `size`, `blocks` (and `blake3`, if sent) for the file's manifest entry."""
     return JSONResponse(await blobs.complete_upload(deps, upload, body))
 
 
@@ -133,6 +139,8 @@ async def _file_response(deps: Deps, entry: FileEntry, stream: bool) -> Response
     digest = {"etag": f'"{entry.sha256}"', "x-content-sha256": entry.sha256}
     if entry.blocks is not None:
         digest["x-content-blocks"] = f"{entry.blocks.part_size}:{entry.blocks.sha256}"
+    if entry.blake3 is not None:
+        digest["x-content-blake3"] = entry.blake3
     if deps.links is not None and not stream:
         ttl = timedelta(seconds=deps.settings.store_link_ttl_s)
         link = deps.links.download(key, filename, ttl)
@@ -198,6 +206,14 @@ def _zip_response(deps: Deps, doc: Document, label: str) -> StreamingResponse:
 ZipFormat = Annotated[str, Query(pattern="^zip$", description="only `zip`")]
 
 
+@router.get("/v1/models/{name}/versions/{version}/files", tags=["models"])
+async def model_files(name: str, version: VersionRef, deps: DepsDep) -> VersionFiles:
+    """Every file of a model version with its digests and a signed link to its bytes: a
+    download in one call to the registry (the SDK's way)."""
+    doc = await handlers.resolve(deps, name, domain.parse_selector(version))
+    return await blobs.file_links(deps, name, doc)
+
+
 @router.get("/v1/models/{name}/versions/{version}/files/{path:path}", tags=["models"])
 async def model_file(
     name: str, version: VersionRef, path: str, deps: DepsDep, stream: Stream = False
@@ -215,6 +231,13 @@ async def model_zip(
     """Every file of a model version as one streamed zip."""
     doc = await handlers.resolve(deps, name, domain.parse_selector(version))
     return _zip_response(deps, doc, f"{name}-{doc['version']}")
+
+
+@router.get("/v1/datasets/{name}/versions/{version}/files", tags=["datasets"])
+async def dataset_files(name: str, version: VersionRef, deps: DepsDep) -> VersionFiles:
+    """Every file of a dataset version with its digests and a signed link to its bytes."""
+    doc = await resolve_dataset(deps, name, domain.parse_selector(version))
+    return await blobs.file_links(deps, name, doc)
 
 
 @router.get("/v1/datasets/{name}/versions/{version}/files/{path:path}", tags=["datasets"])

@@ -41,6 +41,9 @@ async def test_a_csv_folder_is_profiled_and_announced(
     assert (event.row_count, event.columns) == (4, ["age", "city"])
     latest = await registry.get("/v1/datasets/customers/versions/latest")
     assert latest.json()["content_digest"] == resp.json()["content_digest"]
+    listing = (await registry.get("/v1/datasets/customers/versions/1/files")).json()
+    assert [(f["path"], f["size"]) for f in listing["files"]] == [("a.csv", 27), ("b.csv", 24)]
+    assert all(f["url"].startswith("http") for f in listing["files"])  # signed store links
 
 
 async def test_a_parquet_file_is_profiled_and_mixed_formats_refused(

@@ -1,7 +1,7 @@
 """Large files in parts, on a registry process and the real store: the SDK uploads the parts
 straight into the store while it hashes the file, the store refuses a part that differs from
-its digest, the registry records the block digest the store verified, and downloads check it
-block by block on several threads."""
+its digest, the registry records the block digest the store verified and the file's BLAKE3,
+and downloads check the BLAKE3 (or, for an entry without one, the block digest)."""
 
 import base64
 import hashlib
@@ -9,6 +9,7 @@ import io
 import os
 from pathlib import Path
 
+import blake3
 import httpx
 import pytest
 
@@ -33,6 +34,32 @@ def composite(data: bytes, part: int = PART) -> str:
 @pytest.fixture(scope="module")
 def data() -> bytes:
     return os.urandom(SIZE)
+
+
+def upload_in_parts(http: httpx.Client, data: bytes, b3: str | None) -> dict[str, object]:
+    """Upload by hand, naming `b3` as the file's BLAKE3 (or none, as older clients do);
+    returns the manifest entry the registry answers."""
+    started = http.post("/v1/blobs/uploads", json={"size": len(data)}).json()
+    parts = []
+    for number, link in enumerate(started["parts"], start=1):
+        chunk = data[(number - 1) * PART : number * PART]
+        digest = hashlib.sha256(chunk).digest()
+        header = {"x-amz-checksum-sha256": base64.b64encode(digest).decode()}
+        put = httpx.put(link, content=chunk, headers=header)
+        assert put.status_code == 200, put.text
+        parts.append({"number": number, "etag": put.headers["etag"], "sha256": digest.hex()})
+    body = {
+        "upload_id": started["upload_id"],
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "part_size": PART,
+        "parts": parts,
+        **({"blake3": b3} if b3 else {}),
+    }
+    done = http.post(f"/v1/blobs/uploads/{started['upload']}/complete", json=body)
+    assert done.status_code == 200, done.text
+    entry: dict[str, object] = done.json()
+    return entry
 
 
 @pytest.mark.parametrize(
@@ -65,8 +92,10 @@ def test_a_large_file_round_trips_byte_identical(
             assert weights.blocks is not None
             assert weights.blocks.part_size == PART
             assert weights.blocks.sha256 == composite(data)  # what the store computed
+            assert weights.blake3 == blake3.blake3(data).hexdigest()  # what b3sum prints
         else:
             assert weights.blocks is None
+            assert weights.blake3 is None
         assert {f.path: f.blocks for f in info.files}["config.json"] is None  # small: whole
         out = sdk.download_model("large:1", tmp_path / "out")
         archive = sdk.download_model("large:1", tmp_path / "zip", as_zip=True)
@@ -134,24 +163,65 @@ def test_the_same_bytes_are_stored_once_and_forged_blocks_are_refused(
         forged["blocks"]["sha256"] = "0" * 64
         with httpx.Client(base_url=registry.url) as http:
             refused = http.post("/v1/models/forged/versions", json={"files": [forged]})
-        assert refused.status_code == 400, refused.text
-        assert "not uploaded" in refused.json()["detail"]
+            assert refused.status_code == 400, refused.text
+            assert "not uploaded" in refused.json()["detail"]
+            unclaimed = {**first.model_dump(mode="json"), "blake3": "1" * 64}
+            refused = http.post("/v1/models/forged/versions", json={"files": [unclaimed]})
+            assert refused.status_code == 400, refused.text
+            assert "not uploaded" in refused.json()["detail"]
+            loose = {
+                "path": "w.bin",
+                "sha256": first.sha256,
+                "size": first.size,
+                "blake3": "1" * 64,
+            }
+            refused = http.post("/v1/models/forged/versions", json={"files": [loose]})
+            assert refused.status_code == 422, refused.text
+            assert "only for a file uploaded in parts" in refused.text
 
 
+def test_a_wrong_blake3_claimed_for_the_same_bytes_spoils_only_its_own_versions(
+    fleet: ServiceFleet, tmp_path: Path
+) -> None:
+    (registry,) = fleet.start("registry")
+    data = os.urandom(PART + 2 * MiB)
+    (tmp_path / "w.bin").write_bytes(data)
+    with RegistryClient(base_url=registry.url) as sdk, httpx.Client(base_url=registry.url) as http:
+        sdk.parts_from = 1
+        honest = sdk.register_model("honest", tmp_path / "w.bin").files[0]
+        lie = upload_in_parts(http, data, "2" * 64)  # the same bytes, a BLAKE3 they lack
+        assert lie["existed"] is False  # an entry of its own: the honest one is untouched
+        entry = {k: v for k, v in lie.items() if k != "existed"}
+        made = http.post("/v1/models/liar/versions", json={"files": [{**entry, "path": "w.bin"}]})
+        assert made.status_code == 201, made.text
+        assert (sdk.download_model("honest:1", tmp_path / "h") / "w.bin").read_bytes() == data
+        assert honest.blake3 == blake3.blake3(data).hexdigest()
+        with pytest.raises(ModelOpsClientError, match="downloaded blake3"):
+            sdk.download_model("liar:1", tmp_path / "l")
+
+
+@pytest.mark.parametrize("with_blake3", [True, False], ids=["blake3", "older-client-blocks"])
 def test_a_tampered_block_fails_the_download_and_leaves_no_file(
-    fleet: ServiceFleet, tmp_path: Path, object_settings: ObjectStoreSettings, namespace: str
+    fleet: ServiceFleet,
+    tmp_path: Path,
+    object_settings: ObjectStoreSettings,
+    namespace: str,
+    with_blake3: bool,
 ) -> None:
     (registry,) = fleet.start("registry")
     data = os.urandom(PART + 3 * MiB)
-    (tmp_path / "w.bin").write_bytes(data)
     bucket = f"{namespace}-registry"
     store = MinioObjectStore(object_settings, bucket).client
-    with RegistryClient(base_url=registry.url) as sdk:
-        sdk.parts_from = 1
-        sdk.register_model("tampered", tmp_path / "w.bin")
+    with RegistryClient(base_url=registry.url) as sdk, httpx.Client(base_url=registry.url) as http:
+        b3 = blake3.blake3(data).hexdigest() if with_blake3 else None
+        entry = {k: v for k, v in upload_in_parts(http, data, b3).items() if k != "existed"}
+        made = http.post("/v1/models/tampered/versions", json={"files": [{**entry, "path": "w"}]})
+        assert made.status_code == 201, made.text
+        assert (sdk.download_model("tampered:1", tmp_path / "ok") / "w").read_bytes() == data
         (obj,) = store.list_objects(bucket, "blobs/parts/", recursive=True)
         forged = data[:-1] + bytes([data[-1] ^ 1])  # one bit in the last block
         store.put_object(bucket, str(obj.object_name), io.BytesIO(forged), len(forged))
-        with pytest.raises(ModelOpsClientError, match="downloaded block digest"):
+        kind = "blake3" if with_blake3 else "block digest"
+        with pytest.raises(ModelOpsClientError, match=f"downloaded {kind}"):
             sdk.download_model("tampered:1", tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())

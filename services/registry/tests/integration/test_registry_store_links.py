@@ -4,6 +4,7 @@ store, through the registry when the store is out of reach or links are off, alw
 import hashlib
 import io
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from modelops_client.http import ModelOpsClientError
 from modelops_client.registry import RegistryClient
+from modelops_client.transfer import Silent, Verifier
 from modelops_servicekit.objects import MinioObjectStore, blob_key
 from modelops_servicekit.s3direct import checksum_header
 from modelops_servicekit.settings import ObjectStoreSettings
@@ -45,6 +47,41 @@ def test_the_sdk_downloads_a_model_byte_identical(
         out = sdk.download_model("big:1", tmp_path / "out")
     assert (out / "weights.bin").read_bytes() == data
     assert not list(out.glob("*.partial"))
+
+
+def test_one_call_lists_a_versions_files_with_links_and_a_stale_link_is_signed_again(
+    fleet: ServiceFleet, tmp_path: Path
+) -> None:
+    fleet.extra_env["MODELOPS_STORE_LINK_TTL_S"] = "3"  # X-Amz-Date counts whole seconds
+    (registry,) = fleet.start("registry")
+    (tmp_path / "model" / "sub").mkdir(parents=True)
+    (tmp_path / "model" / "a.bin").write_bytes(b"a" * 1000)
+    (tmp_path / "model" / "sub" / "b.txt").write_bytes(b"b" * 10)
+    with RegistryClient(base_url=registry.url) as sdk, httpx.Client(base_url=registry.url) as http:
+        info = sdk.register_model("listed", tmp_path / "model")
+        sdk.set_alias("listed", "champion", 1)
+        for ref in ("1", "latest", "@champion"):
+            listing = http.get(f"/v1/models/listed/versions/{ref}/files")
+            assert listing.status_code == 200, listing.text
+            body = listing.json()
+            assert (body["name"], body["version"]) == ("listed", 1)
+            files = {f["path"]: f for f in body["files"]}
+            assert {p: (f["sha256"], f["size"]) for p, f in files.items()} == {
+                f.path: (f.sha256, f.size) for f in info.files
+            }
+            assert httpx.get(files["sub/b.txt"]["url"]).content == b"b" * 10  # straight from MinIO
+        missing = http.get("/v1/models/listed/versions/7/files")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert "no version 7" in missing.json()["detail"]
+        stale = files["a.bin"]["url"]
+        time.sleep(4.1)  # the link has expired: the store refuses it
+        assert httpx.get(stale).status_code == 403
+        entry = next(f for f in info.files if f.path == "a.bin")
+        target = tmp_path / "out" / "a.bin"
+        path = "/v1/models/listed/versions/1/files/a.bin"
+        sdk.transfers.fetch(path, {}, target, "a.bin", 1000, Silent(), Verifier(entry), stale)
+    assert target.read_bytes() == b"a" * 1000  # by a fresh link the registry signed
 
 
 def test_a_tampered_blob_is_refused_and_leaves_no_file(
