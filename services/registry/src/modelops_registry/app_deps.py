@@ -1,7 +1,8 @@
 """The registry's adapters, built once in the composition root and passed to the use cases."""
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelops_registry.ports import (
     Aliases,
@@ -47,6 +48,9 @@ class Deps:
     """Another bucket of the same store (run outputs the jobs service kept), or None."""
     kick: Callable[[], None] = _no_kick
     """Wakes the outbox relay after a write (publish now, not at the next sweep)."""
+    numbering: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """One lock per name: this process numbers a name's versions one registration at a time
+    (registrations in other processes still race, and retry, at the unique index)."""
 
     @property
     def bucket(self) -> str:

