@@ -170,7 +170,8 @@ def main() -> None:
     print(
         "\nupload and download go through the SDK (hash, verify, progress): files of 64 MiB or"
         "\nmore are uploaded in 16 MiB parts, three at a time, each part checked by the store,"
-        "\nand downloads follow the registry's 307 to a signed link and check the file's BLAKE3."
+        "\nand downloads take signed links from the version's file listing (one registry call)"
+        "\nand check each file's BLAKE3."
         "\nratio: the median of each round's ratio (registry and raw MinIO back to back)."
         "\n* the same file streamed through the registry (`?stream=true`, not verified by this"
         "\nloop), for comparison; no goal."

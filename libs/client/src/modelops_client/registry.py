@@ -278,11 +278,15 @@ class RegistryClient(ServiceClient):
     ) -> Path:
         """Every file of a version into a folder (or one zip), each verified. One call to the
         registry lists the files with signed links; the bytes come straight from the store."""
+        if as_zip:
+            info = self.get_model(ref)
+            base = f"/v1/models/{info.model_name}/versions/{info.version}"
+            label = f"{info.model_name}-{info.version}"
+            return self._download_zip(base, info.files, label, dest, progress or Silent())
         resp = self.request("GET", f"{self._version_path(ref)}/files")
         listing = VersionFiles.model_validate(resp.json())
         base = f"/v1/models/{listing.name}/versions/{listing.version}"
-        label = f"{listing.name}-{listing.version}"
-        return self._download(base, listing.files, label, dest, as_zip, progress or Silent())
+        return self._download(base, listing.files, dest, progress or Silent())
 
     # -- datasets ----------------------------------------------------------------------------
     def register_dataset(
@@ -330,26 +334,22 @@ class RegistryClient(ServiceClient):
 
     # -- downloads ---------------------------------------------------------------------------
     def _download(
-        self,
-        base: str,
-        files: Sequence[FileLink],
-        label: str,
-        dest: Path,
-        as_zip: bool,
-        progress: Progress,
+        self, base: str, files: Sequence[FileLink], dest: Path, progress: Progress
     ) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
-        if as_zip:
-            target = dest / f"{label}.zip"
-            total = sum(f.size for f in files)
-            self.transfers.fetch(
-                f"{base}/download", {"format": "zip"}, target, label, total, progress
-            )
-            verify_zip(target, files)
-            return target
         for f in files:
             target = safe_target(dest, f.path)
             path = f"{base}/files/{quote(f.path)}"
             verifier = Verifier(f)
             self.transfers.fetch(path, {}, target, f.path, f.size, progress, verifier, f.url)
         return dest
+
+    def _download_zip(
+        self, base: str, files: Sequence[FileEntry], label: str, dest: Path, progress: Progress
+    ) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / f"{label}.zip"
+        total = sum(f.size for f in files)
+        self.transfers.fetch(f"{base}/download", {"format": "zip"}, target, label, total, progress)
+        verify_zip(target, files)
+        return target

@@ -1,9 +1,9 @@
 """Moving bytes for the registry SDK: hashing, progress, and verified downloads.
 
-A file download asks the registry, which answers 307 with a signed link to the object store;
-the bytes then come straight from the store, read in large chunks with urllib3 (which moves
-them at several times httpx's rate), hashed and written. A registry
-that streams instead (or a link the client cannot reach) is read through the registry.
+A download starts from signed links to the object store (a version's file listing, or a
+file's 307); the bytes come straight from the store, read with urllib3 (which moves them at
+several times httpx's rate), hashed and written. A link that expired is asked for again; a
+store the client cannot reach, or a registry without links, is read through the registry.
 
 A large file is uploaded in parts, several at once, through signed links (each part with its
 SHA-256, which the store checks) while the whole file is hashed in the same pass: SHA-256, its
@@ -82,13 +82,9 @@ def safe_target(root: Path, relative: str) -> Path:
     return target
 
 
-def block_digest(digests: Sequence[bytes]) -> str:
-    """SHA-256 (hex) over the blocks' SHA-256s, in order: S3's composite checksum."""
-    return hashlib.sha256(b"".join(digests)).hexdigest()
-
-
 class BlockHasher:
-    """The block digest of a stream: SHA-256 over its `part_size` blocks' SHA-256s."""
+    """The block digest of a stream: SHA-256 over its `part_size` blocks' SHA-256s, in order
+    (S3's composite checksum)."""
 
     def __init__(self, part_size: int) -> None:
         self.part_size = part_size
@@ -113,7 +109,7 @@ class BlockHasher:
     def hexdigest(self) -> str:
         if self._filled or not self.digests:
             self._close_block()
-        return block_digest(self.digests)
+        return hashlib.sha256(b"".join(self.digests)).hexdigest()
 
 
 class Verifier:
@@ -122,7 +118,6 @@ class Verifier:
 
     def __init__(self, entry: FileEntry) -> None:
         self.entry = entry
-        self.blocks = entry.blocks
         self.kind, self.expected = (
             ("blake3", entry.blake3)
             if entry.blake3
@@ -141,9 +136,9 @@ class Verifier:
     def update(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
 
-    def check(self, actual: str | None = None) -> None:
-        """Raise if the bytes seen (or `actual`, a digest computed elsewhere) differ."""
-        actual = actual or str(self._hash.hexdigest())
+    def check(self) -> None:
+        """Raise if the bytes seen differ from the entry's digest."""
+        actual = str(self._hash.hexdigest())
         if actual != self.expected:
             raise ModelOpsClientError(
                 0, f"{self.entry.path}: downloaded {self.kind} {actual} != {self.expected}"
@@ -191,7 +186,8 @@ class StoreUnreachable(Exception):
 
 
 class LinkExpired(ModelOpsClientError):
-    """The store refused a signed link (403): it expired, or its signature is no good."""
+    """The store refused a signed link (403): expired, or signed for another address or
+    clock, or with other credentials."""
 
 
 class Transfers:
@@ -271,8 +267,15 @@ class Transfers:
         try:
             if resp.status != 200:
                 detail = resp.read(500).decode(errors="replace")
-                error = LinkExpired if resp.status == 403 else ModelOpsClientError
-                raise error(resp.status, f"the object store refused the link: {detail}")
+                if resp.status == 403:
+                    raise LinkExpired(
+                        403,
+                        "the object store refused the link (expired, or signed for another "
+                        f"address, clock or credentials): {detail}",
+                    )
+                raise ModelOpsClientError(
+                    resp.status, f"the object store refused the link: {detail}"
+                )
             _write_verified(resp.stream(LINK_CHUNK), partial, progress, check)
             return True
         finally:
@@ -368,7 +371,7 @@ class _Unchecked(Verifier):
     def update(self, data: bytes | memoryview) -> None:
         return None
 
-    def check(self, actual: str | None = None) -> None:
+    def check(self) -> None:
         return None
 
 

@@ -11,9 +11,11 @@ downloads check that (at about 3.5 times SHA-256's speed) instead of every block
 The store cannot check it, so it is part of the entry's identity too.
 
 Two uploads of the same bytes end at the same entry (the first one stored wins, the second
-object is dropped). Bytes that merely claim another file's sha256 cannot take its place: their
-block digest differs, so their entry does too; and a wrong BLAKE3 claimed for the same bytes
-makes an entry of its own, so it cannot spoil the downloads of an honest upload's versions.
+object is dropped, unless an entry already holds it: a completion repeated with other claims
+cannot delete bytes in use). Bytes that merely claim another file's sha256 cannot take its
+place: their block digest differs, so their entry does too; and a wrong BLAKE3 claimed for the
+same bytes makes an entry of its own, so it cannot spoil the downloads of an honest upload's
+versions.
 """
 
 import asyncio
@@ -47,6 +49,8 @@ LINK_RATE = 5 * MiB
 LINK_TTL_MAX = timedelta(days=7)
 """...up to the longest a signed link may live."""
 UPLOAD_RE = re.compile(r"^[0-9a-f]{32}$")
+LOOKUPS = 16
+"""Blob lookups of one request at a time."""
 
 
 def blocks_id(sha256: str, blocks: BlockDigest, blake3: str | None) -> str:
@@ -74,19 +78,25 @@ async def locate(deps: Deps, entry: FileEntry) -> str:
 
 
 async def file_links(deps: Deps, name: str, doc: Document) -> VersionFiles:
-    """A version's files, each with a signed link to its bytes (None where links are off).
-    The links live at least as long as all the files take at LINK_RATE."""
+    """A version's files, each with a signed link to its bytes (None where links are off),
+    as short-lived as a file's 307: the store checks a link when a GET starts, and a client
+    whose link expired before it got there asks for the file's 307."""
     files = [FileEntry.model_validate(f) for f in doc["files"]]
-    if deps.links is None:
+    signer = deps.links
+    if signer is None:
         links = [FileLink(**f.model_dump(), url=None) for f in files]
         return VersionFiles(name=name, version=doc["version"], files=links, expires_at=None)
-    ttl = _ttl(deps, sum(f.size for f in files))
-    keys = await asyncio.gather(*(locate(deps, f) for f in files))
-    links = [
-        FileLink(**f.model_dump(), url=deps.links.download(key, PurePosixPath(f.path).name, ttl))
-        for f, key in zip(files, keys, strict=True)
-    ]
+    ttl = timedelta(seconds=deps.settings.store_link_ttl_s)
     expires = datetime.now(UTC) + ttl
+    limit = asyncio.Semaphore(LOOKUPS)
+
+    async def link(f: FileEntry) -> FileLink:
+        async with limit:
+            key = await locate(deps, f)
+        url = signer.download(key, PurePosixPath(f.path).name, ttl)
+        return FileLink(**f.model_dump(), url=url)
+
+    links = await asyncio.gather(*(link(f) for f in files))
     return VersionFiles(name=name, version=doc["version"], files=links, expires_at=expires)
 
 
@@ -171,7 +181,7 @@ async def complete_upload(deps: Deps, upload: str, body: CompleteUpload) -> dict
         raise refused or Unavailable(f"the store joined upload {upload} but has no object")
     size, composite = joined
     if size != body.size:
-        await deps.store.delete(key)
+        await _drop_unless_recorded(deps, key)
         raise Invalid(f"the parts hold {size} bytes, not {body.size}", field="size")
     if not composite:
         raise Unavailable("the object store kept no SHA-256 checksum of the parts")
@@ -184,8 +194,15 @@ async def complete_upload(deps: Deps, upload: str, body: CompleteUpload) -> dict
     }
     stored = await deps.blobs.add(doc)
     if stored["key"] != key:  # the same bytes were stored before: keep one copy
-        await deps.store.delete(key)
+        await _drop_unless_recorded(deps, key)
     entry = {"sha256": body.sha256, "size": size, "blocks": blocks.model_dump()}
     if body.blake3:
         entry["blake3"] = body.blake3
     return {**entry, "existed": stored["key"] != key}
+
+
+async def _drop_unless_recorded(deps: Deps, key: str) -> None:
+    """Delete an upload's object unless an entry holds it: completing an upload again with
+    other claims must not take the bytes from under the entry its first completion made."""
+    if not await deps.blobs.holds(key):
+        await deps.store.delete(key)

@@ -23,7 +23,7 @@ MakeEvent = Callable[[Document], Event]
 
 async def check_blobs(deps: Deps, files: Sequence[FileEntry]) -> None:
     """Every file's blob is uploaded, with the size and digest the manifest says."""
-    limit = asyncio.Semaphore(16)
+    limit = asyncio.Semaphore(blobs.LOOKUPS)
 
     async def problem(f: FileEntry) -> str | None:
         async with limit:

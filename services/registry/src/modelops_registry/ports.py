@@ -97,6 +97,9 @@ class Blobs(Protocol):
     async def add(self, doc: Document) -> Document:
         """Insert, or return the one stored first under the same id."""
 
+    async def holds(self, key: str) -> bool:
+        """Does any entry keep its bytes at this object key?"""
+
 
 class StoreLinks(Protocol):
     """Signs time-limited links that move a blob straight to or from the store."""

@@ -177,16 +177,20 @@ class MongoDeployments:
 
 
 class MongoBlobs:
-    """`blobs`: files uploaded in parts, by (sha256, part size, block digest); first wins."""
+    """`blobs`: files uploaded in parts, by (sha256, part size, block digest, blake3); first
+    wins."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.collection: AsyncCollection[Document] = db["blobs"]
 
     async def ensure_indexes(self) -> None:
-        return None  # looked up by _id only
+        await self.collection.create_index([("key", ASCENDING)])
 
     async def get(self, blob_id: str) -> Document | None:
         return await self.collection.find_one({"_id": blob_id})
+
+    async def holds(self, key: str) -> bool:
+        return await self.collection.find_one({"key": key}, projection={"_id": 1}) is not None
 
     async def add(self, doc: Document) -> Document:
         try:

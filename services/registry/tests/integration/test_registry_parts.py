@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import cast
 
 import blake3
 import httpx
@@ -38,7 +39,8 @@ def data() -> bytes:
 
 def upload_in_parts(http: httpx.Client, data: bytes, b3: str | None) -> dict[str, object]:
     """Upload by hand, naming `b3` as the file's BLAKE3 (or none, as older clients do);
-    returns the manifest entry the registry answers."""
+    returns the manifest entry the registry answers, with `complete`: where and what was
+    posted to complete the upload."""
     started = http.post("/v1/blobs/uploads", json={"size": len(data)}).json()
     parts = []
     for number, link in enumerate(started["parts"], start=1):
@@ -56,10 +58,15 @@ def upload_in_parts(http: httpx.Client, data: bytes, b3: str | None) -> dict[str
         "parts": parts,
         **({"blake3": b3} if b3 else {}),
     }
-    done = http.post(f"/v1/blobs/uploads/{started['upload']}/complete", json=body)
+    path = f"/v1/blobs/uploads/{started['upload']}/complete"
+    done = http.post(path, json=body)
     assert done.status_code == 200, done.text
     entry: dict[str, object] = done.json()
-    return entry
+    return {**entry, "complete": (path, body)}
+
+
+def manifest_entry(answer: dict[str, object], path: str) -> dict[str, object]:
+    return {k: v for k, v in answer.items() if k not in ("existed", "complete")} | {"path": path}
 
 
 @pytest.mark.parametrize(
@@ -191,13 +198,33 @@ def test_a_wrong_blake3_claimed_for_the_same_bytes_spoils_only_its_own_versions(
         honest = sdk.register_model("honest", tmp_path / "w.bin").files[0]
         lie = upload_in_parts(http, data, "2" * 64)  # the same bytes, a BLAKE3 they lack
         assert lie["existed"] is False  # an entry of its own: the honest one is untouched
-        entry = {k: v for k, v in lie.items() if k != "existed"}
-        made = http.post("/v1/models/liar/versions", json={"files": [{**entry, "path": "w.bin"}]})
+        made = http.post("/v1/models/liar/versions", json={"files": [manifest_entry(lie, "w")]})
         assert made.status_code == 201, made.text
         assert (sdk.download_model("honest:1", tmp_path / "h") / "w.bin").read_bytes() == data
         assert honest.blake3 == blake3.blake3(data).hexdigest()
         with pytest.raises(ModelOpsClientError, match="downloaded blake3"):
             sdk.download_model("liar:1", tmp_path / "l")
+
+
+def test_completing_an_upload_again_with_other_claims_keeps_the_bytes_an_entry_holds(
+    fleet: ServiceFleet, tmp_path: Path
+) -> None:
+    (registry,) = fleet.start("registry")
+    data = os.urandom(PART + 2 * MiB)
+    with RegistryClient(base_url=registry.url) as sdk, httpx.Client(base_url=registry.url) as http:
+        first = upload_in_parts(http, data, blake3.blake3(data).hexdigest())
+        files = [manifest_entry(first, "w")]
+        assert http.post("/v1/models/kept/versions", json={"files": files}).status_code == 201
+        upload_in_parts(http, data, "2" * 64)  # an entry of the same bytes under another claim
+        path, body = cast(tuple[str, dict[str, object]], first["complete"])
+        again = http.post(path, json={**body, "blake3": "2" * 64})  # now names that entry
+        assert again.status_code == 200, again.text
+        assert again.json()["existed"] is True
+        shorter = http.post(path, json={**body, "size": len(data) - 1})
+        assert shorter.status_code == 400, shorter.text
+        assert "parts hold" in shorter.json()["detail"]
+        out = sdk.download_model("kept:1", tmp_path / "out")  # its bytes were not deleted
+    assert (out / "w").read_bytes() == data
 
 
 @pytest.mark.parametrize("with_blake3", [True, False], ids=["blake3", "older-client-blocks"])
@@ -214,8 +241,8 @@ def test_a_tampered_block_fails_the_download_and_leaves_no_file(
     store = MinioObjectStore(object_settings, bucket).client
     with RegistryClient(base_url=registry.url) as sdk, httpx.Client(base_url=registry.url) as http:
         b3 = blake3.blake3(data).hexdigest() if with_blake3 else None
-        entry = {k: v for k, v in upload_in_parts(http, data, b3).items() if k != "existed"}
-        made = http.post("/v1/models/tampered/versions", json={"files": [{**entry, "path": "w"}]})
+        entry = manifest_entry(upload_in_parts(http, data, b3), "w")
+        made = http.post("/v1/models/tampered/versions", json={"files": [entry]})
         assert made.status_code == 201, made.text
         assert (sdk.download_model("tampered:1", tmp_path / "ok") / "w").read_bytes() == data
         (obj,) = store.list_objects(bucket, "blobs/parts/", recursive=True)

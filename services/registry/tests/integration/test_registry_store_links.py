@@ -45,8 +45,12 @@ def test_the_sdk_downloads_a_model_byte_identical(
     with RegistryClient(base_url=registry.url) as sdk:
         sdk.register_model("big", tmp_path / "model")
         out = sdk.download_model("big:1", tmp_path / "out")
+        listing = sdk.http.get("/v1/models/big/versions/1/files").json()
     assert (out / "weights.bin").read_bytes() == data
     assert not list(out.glob("*.partial"))
+    links_off = env.get("MODELOPS_STORE_LINKS") == "false"
+    assert (listing["files"][0]["url"] is None) == links_off  # then through the registry
+    assert (listing["expires_at"] is None) == links_off
 
 
 def test_one_call_lists_a_versions_files_with_links_and_a_stale_link_is_signed_again(

@@ -245,7 +245,7 @@ def download(
     as_zip: Annotated[bool, typer.Option("--zip", help="one zip instead of a folder")] = False,
     output: OutputOpt = "table",
 ) -> None:
-    """Download every file of a version, each verified against its sha256."""
+    """Download every file of a version, each verified against its digest in the manifest."""
     with progress_bars(output != "json") as bars:
         target = call(
             lambda client: client.download_model(ref, out_dir, as_zip=as_zip, progress=bars)

@@ -22,8 +22,8 @@ MAX_BLOB_SIZE = 5 * 1024 * 1024 * MiB
 
 class BlockDigest(BaseModel):
     """SHA-256 over the SHA-256s of a file's consecutive `part_size` blocks (S3's composite
-    SHA-256 checksum). The object store verified each block's digest as it arrived, so a
-    download can check the file block by block, on every core."""
+    SHA-256 checksum). The object store verified each block's digest as it arrived; a download
+    of an entry without a BLAKE3 is checked by it."""
 
     model_config = _BODY
 
@@ -56,10 +56,15 @@ class FileEntry(BaseModel):
         return self
 
 
-class FileLink(FileEntry):
-    """A file of a version with a signed link to its bytes in the store."""
+class FileView(FileEntry):
+    """A file of a version as the registry shows it (fields a newer registry adds are
+    ignored, as in every view)."""
 
     model_config = _VIEW
+
+
+class FileLink(FileView):
+    """A file of a version with a signed link to its bytes in the store."""
 
     url: str | None = Field(
         description="GET it straight from the store (None where links are off: "
@@ -187,7 +192,7 @@ class ModelVersionInfo(BaseModel):
     framework: Framework
     framework_version: str | None = None
     description: str = ""
-    files: list[FileEntry]
+    files: list[FileView]
     content_digest: Sha256
     size_bytes: int = 0
     tags: dict[str, str] = Field(default_factory=dict)
@@ -239,7 +244,7 @@ class DatasetVersionInfo(BaseModel):
     dataset_name: str
     version: Version
     format: str
-    files: list[FileEntry]
+    files: list[FileView]
     content_digest: Sha256
     size_bytes: int = 0
     description: str = ""
